@@ -1,0 +1,104 @@
+//! The command line: `train`, `check` and `runs`, all on the same engine and run store.
+mod bench;
+mod check;
+mod progress;
+mod runs;
+mod train;
+
+use clap::{Parser, Subcommand};
+use std::path::PathBuf;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "rifle-tui",
+    version,
+    about = "Fine-tune pretrained CNNs with RIFLE (periodic re-initialisation of the final layer)",
+    after_help = "Runs are kept in the user's data folder unless --runs-dir or RIFLE_RUNS_DIR says otherwise."
+)]
+pub struct Cli {
+    /// Folder holding the runs.
+    #[arg(long, global = true, env = "RIFLE_RUNS_DIR", value_name = "DIR")]
+    pub runs_dir: Option<PathBuf>,
+    #[command(subcommand)]
+    pub command: Commands,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Commands {
+    /// Train a profile headless; exit code 0 only when the run finished.
+    Train(ProfileArgs),
+    /// Validate a profile, its data and its weights without training.
+    Check(ProfileArgs),
+    /// List, show, compare and export saved runs.
+    Runs {
+        #[command(subcommand)]
+        command: RunsCommand,
+    },
+    /// Training throughput of a profile, as JSON (used by `make bench`).
+    #[command(hide = true)]
+    Bench(ProfileArgs),
+}
+
+#[derive(Debug, clap::Args)]
+pub struct ProfileArgs {
+    /// A YAML profile, e.g. profiles/demo.yaml.
+    pub profile: PathBuf,
+    /// Override a profile key, e.g. --set rifle.period_epochs=2 (repeatable).
+    #[arg(long = "set", value_name = "KEY=VALUE")]
+    pub overrides: Vec<String>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum RunsCommand {
+    /// Every saved run, oldest first.
+    List {
+        #[arg(long)]
+        json: bool,
+    },
+    /// One run: its summary and epoch-by-epoch history.
+    Show {
+        /// A run folder, its name, a unique part of it, or `last`.
+        run: String,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Runs side by side: the profile keys that differ, then their results.
+    Compare {
+        #[arg(required = true, num_args = 2..)]
+        runs: Vec<String>,
+    },
+    /// A run's history as CSV (one row an epoch) or JSON lines (every event).
+    Export {
+        run: String,
+        #[arg(long, value_enum, default_value = "csv")]
+        format: ExportFormat,
+        /// Write here instead of standard output.
+        #[arg(long, short)]
+        output: Option<PathBuf>,
+    },
+}
+
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+pub enum ExportFormat {
+    Csv,
+    Jsonl,
+}
+
+/// Runs the command line; returns the process exit code.
+pub fn main() -> i32 {
+    let cli = Cli::parse();
+    let runs_dir = cli.runs_dir.unwrap_or_else(crate::runs::default_runs_dir);
+    let result = match cli.command {
+        Commands::Train(args) => train::run(&args, &runs_dir),
+        Commands::Check(args) => check::run(&args),
+        Commands::Runs { command } => runs::run(command, &runs_dir),
+        Commands::Bench(args) => bench::run(&args),
+    };
+    match result {
+        Ok(code) => code,
+        Err(message) => {
+            eprintln!("error: {message}");
+            2
+        }
+    }
+}

@@ -1,0 +1,12 @@
+//! rifle-tui: fine-tune pretrained CNNs with RIFLE from the terminal.
+//!
+//! The engine (`train`, `model`, `data`) owns every tch object on one thread and speaks
+//! the serde messages of `protocol`; the front ends (`cli`, later the TUI) only ever see
+//! plain numbers.
+pub mod cli;
+pub mod data;
+pub mod model;
+pub mod profile;
+pub mod protocol;
+pub mod runs;
+pub mod train;

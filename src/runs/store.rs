@@ -1,0 +1,124 @@
+//! The runs folder: finding runs, naming them on the command line, reading them.
+use super::events_file::{read_events, EventLog};
+use super::run_dir::{RunDir, EVENTS_FILE, PROFILE_FILE, SUMMARY_FILE};
+use super::summary::{Status, Summary};
+use std::path::{Path, PathBuf};
+
+/// `$XDG_DATA_HOME/rifle-tui/runs` or the platform's equivalent.
+pub fn default_runs_dir() -> PathBuf {
+    directories::ProjectDirs::from("", "", "rifle-tui")
+        .map(|d| d.data_dir().join("runs"))
+        .unwrap_or_else(|| PathBuf::from("runs"))
+}
+
+pub struct RunStore {
+    pub root: PathBuf,
+}
+
+/// A run as read from disk.
+pub struct StoredRun {
+    pub dir: RunDir,
+    pub summary: Summary,
+}
+
+impl RunStore {
+    pub fn new(root: impl Into<PathBuf>) -> Self {
+        Self { root: root.into() }
+    }
+
+    /// Every run folder, oldest first (names start with their time).
+    pub fn list(&self) -> std::io::Result<Vec<StoredRun>> {
+        let mut runs = Vec::new();
+        let entries = match std::fs::read_dir(&self.root) {
+            Ok(e) => e,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(runs),
+            Err(e) => return Err(super::run_dir::with_path(e, &self.root)),
+        };
+        for entry in entries.flatten() {
+            let path = entry.path();
+            if path.join(SUMMARY_FILE).is_file() || path.join(EVENTS_FILE).is_file() {
+                if let Ok(run) = read_run(&path) {
+                    runs.push(run);
+                }
+            }
+        }
+        runs.sort_by(|a, b| a.dir.name.cmp(&b.dir.name));
+        Ok(runs)
+    }
+
+    /// Finds a run from what a user typed: a path, a folder name, a unique part of one,
+    /// or `last` for the newest.
+    pub fn resolve(&self, query: &str) -> Result<PathBuf, String> {
+        let as_path = Path::new(query);
+        if as_path.join(SUMMARY_FILE).is_file() || as_path.join(EVENTS_FILE).is_file() {
+            return Ok(as_path.to_path_buf());
+        }
+        let runs = self.list().map_err(|e| e.to_string())?;
+        if runs.is_empty() {
+            return Err(format!("no runs in {}", self.root.display()));
+        }
+        if query == "last" {
+            return Ok(runs.last().expect("not empty").dir.path.clone());
+        }
+        if let Some(r) = runs.iter().find(|r| r.dir.name == query) {
+            return Ok(r.dir.path.clone());
+        }
+        let matches: Vec<&StoredRun> = runs.iter().filter(|r| r.dir.name.contains(query)).collect();
+        match matches.as_slice() {
+            [one] => Ok(one.dir.path.clone()),
+            [] => Err(format!(
+                "no run matches `{query}` in {} (see `rifle-tui runs list`)",
+                self.root.display()
+            )),
+            many => Err(format!(
+                "`{query}` matches {} runs: {}; give more of the name",
+                many.len(),
+                many.iter()
+                    .map(|r| r.dir.name.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            )),
+        }
+    }
+}
+
+/// Reads a run's summary (rebuilt from its events if the summary is missing or
+/// unreadable), marking a run whose writer has died as interrupted.
+pub fn read_run(path: &Path) -> Result<StoredRun, String> {
+    let dir = RunDir::open(path);
+    let from_file = std::fs::read(dir.file(SUMMARY_FILE))
+        .ok()
+        .and_then(|b| serde_json::from_slice::<Summary>(&b).ok());
+    let mut summary = match from_file {
+        Some(s) => s,
+        None => {
+            let log = read_events(&dir.file(EVENTS_FILE))
+                .map_err(|e| format!("{}: {e}", dir.file(EVENTS_FILE).display()))?;
+            let mut s = Summary::new(&dir.name, "?", 0, String::new());
+            s.pid = 0;
+            log.events.iter().for_each(|e| {
+                s.apply(e);
+            });
+            s
+        }
+    };
+    if summary.status == Status::Running && !process_alive(summary.pid) {
+        summary.status = Status::Interrupted;
+    }
+    Ok(StoredRun { dir, summary })
+}
+
+pub fn read_log(dir: &RunDir) -> Result<EventLog, String> {
+    let path = dir.file(EVENTS_FILE);
+    read_events(&path).map_err(|e| format!("{}: {e}", path.display()))
+}
+
+pub fn read_profile_yaml(dir: &RunDir) -> Result<String, String> {
+    let path = dir.file(PROFILE_FILE);
+    std::fs::read_to_string(&path).map_err(|e| format!("{}: {e}", path.display()))
+}
+
+/// Whether a process with this pid still exists (Linux: its /proc entry).
+fn process_alive(pid: u32) -> bool {
+    pid != 0 && (pid == std::process::id() || Path::new(&format!("/proc/{pid}")).exists())
+}
