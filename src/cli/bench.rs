@@ -13,6 +13,7 @@ pub fn run(args: &ProfileArgs) -> Result<i32, String> {
         profile: p.clone(),
         run_name: "bench".into(),
         checkpoint_dir: None,
+        warnings: Vec::new(),
     };
     let engine = spawn(spec, Box::new(NoSink));
     let (mut images, mut seconds) = (0.0, 0.0);

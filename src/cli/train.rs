@@ -10,10 +10,8 @@ use std::sync::Mutex;
 
 pub fn run(args: &ProfileArgs, runs_dir: &Path) -> Result<i32, String> {
     let loaded = load_profile(&args.profile, &args.overrides).map_err(|e| e.to_string())?;
-    for w in &loaded.warnings {
-        eprintln!("warning: {w}");
-    }
-    let session = session::start(&loaded.profile, runs_dir)?;
+    // The engine records the loader's warnings in the run and reports them as events.
+    let session = session::start(&loaded.profile, &loaded.warnings, runs_dir)?;
     eprintln!("run folder: {}", session.dir.path.display());
 
     // First Ctrl-C: stop after the current step with a checkpoint. Second: now.

@@ -166,6 +166,7 @@ mod tests {
             train: set.clone(),
             val: set,
             skipped: vec![],
+            warnings: vec![],
         }
     }
 

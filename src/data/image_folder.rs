@@ -158,6 +158,7 @@ pub fn load(scan: &FolderScan, resize: u32) -> Dataset {
         train,
         val,
         skipped,
+        warnings: scan.warnings.clone(),
     }
 }
 

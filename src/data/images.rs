@@ -64,6 +64,9 @@ pub struct Dataset {
     pub train: ImageSet,
     pub val: ImageSet,
     pub skipped: Vec<SkippedImage>,
+    /// Things worth telling the user that do not stop training (e.g. a class with no
+    /// validation images).
+    pub warnings: Vec<String>,
 }
 
 #[cfg(test)]

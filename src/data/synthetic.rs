@@ -96,6 +96,7 @@ pub fn generate(
         train: split(&looks, train_per_class, side, seed, 0),
         val: split(&looks, val_per_class, side, seed, 1),
         skipped: Vec::new(),
+        warnings: Vec::new(),
     }
 }
 

@@ -122,3 +122,54 @@ pub fn read_profile_yaml(dir: &RunDir) -> Result<String, String> {
 fn process_alive(pid: u32) -> bool {
     pid != 0 && (pid == std::process::id() || Path::new(&format!("/proc/{pid}")).exists())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::runs::atomic::write_atomically;
+
+    fn make_run(root: &Path, name: &str, pid: u32, status: Status) -> PathBuf {
+        let dir = root.join(name);
+        std::fs::create_dir_all(&dir).unwrap();
+        let mut s = Summary::new(name, "p", 3, "t".into());
+        s.pid = pid;
+        s.status = status;
+        write_atomically(&dir.join(SUMMARY_FILE), &serde_json::to_vec(&s).unwrap()).unwrap();
+        dir
+    }
+
+    #[test]
+    fn a_running_run_whose_process_is_gone_is_interrupted() {
+        let tmp = tempfile::tempdir().unwrap();
+        // PIDs above the kernel's pid_max (4194304 at most) never exist.
+        let dead = make_run(tmp.path(), "20260101-000000-a", 4_999_999, Status::Running);
+        let alive = make_run(
+            tmp.path(),
+            "20260101-000001-b",
+            std::process::id(),
+            Status::Running,
+        );
+        assert_eq!(read_run(&dead).unwrap().summary.status, Status::Interrupted);
+        assert_eq!(read_run(&alive).unwrap().summary.status, Status::Running);
+    }
+
+    #[test]
+    fn runs_resolve_by_name_part_and_last() {
+        let tmp = tempfile::tempdir().unwrap();
+        make_run(tmp.path(), "20260101-000000-demo", 0, Status::Finished);
+        make_run(tmp.path(), "20260102-000000-baseline", 0, Status::Finished);
+        let store = RunStore::new(tmp.path());
+        assert!(store
+            .resolve("last")
+            .unwrap()
+            .ends_with("20260102-000000-baseline"));
+        assert!(store
+            .resolve("demo")
+            .unwrap()
+            .ends_with("20260101-000000-demo"));
+        let err = store.resolve("2026").unwrap_err();
+        assert!(err.contains("matches 2 runs"), "{err}");
+        let err = store.resolve("nothing").unwrap_err();
+        assert!(err.contains("runs list"), "{err}");
+    }
+}

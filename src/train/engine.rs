@@ -32,6 +32,8 @@ pub struct RunSpec {
     pub run_name: String,
     /// Where `last` and `best` are written; none for throwaway runs.
     pub checkpoint_dir: Option<PathBuf>,
+    /// What loading the profile found worth saying; recorded with the run.
+    pub warnings: Vec<String>,
 }
 
 pub struct EngineHandle {
@@ -93,7 +95,7 @@ pub fn spawn(spec: RunSpec, sink: Box<dyn EventSink>) -> EngineHandle {
             let reason = match result {
                 Ok(Ok(())) => return,
                 Ok(Err(reason)) => reason,
-                Err(panic) => format!("internal error: {}", panic_message(&*panic)),
+                Err(panic) => format!("internal error: {}", first_lines(&panic_message(&*panic))),
             };
             let seconds = out.seconds();
             let _ = out.emit(Event::Failed { reason, seconds });
@@ -104,6 +106,20 @@ pub fn spawn(spec: RunSpec, sink: Box<dyn EventSink>) -> EngineHandle {
         events: ev_rx,
         thread: Some(thread),
     }
+}
+
+/// libtorch errors carry a C++ backtrace after their message: keep the message.
+fn first_lines(message: &str) -> String {
+    let cut = message
+        .find("\nException raised from")
+        .or_else(|| message.find("\nFrame"))
+        .unwrap_or(message.len());
+    let text = message[..cut].trim();
+    let mut out: String = text.chars().take(600).collect();
+    if out.len() < text.len() {
+        out.push_str(" ...");
+    }
+    out
 }
 
 fn panic_message(panic: &(dyn std::any::Any + Send)) -> String {

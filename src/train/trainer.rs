@@ -43,6 +43,11 @@ pub fn run(spec: &RunSpec, out: &mut Emitter, commands: &Receiver<Command>) -> R
         tch::set_num_threads(p.train.threads as i32);
     }
     tch::manual_seed(p.train.seed as i64);
+    for message in &spec.warnings {
+        out.emit(Event::Warning {
+            message: message.clone(),
+        })?;
+    }
     let device = super::device::resolve(&p.train.device)?;
     if p.train.precision == Precision::Bf16 && !device.is_cuda() {
         out.emit(Event::Warning {
@@ -51,6 +56,11 @@ pub fn run(spec: &RunSpec, out: &mut Emitter, commands: &Receiver<Command>) -> R
     }
 
     let dataset = load_dataset(&p.data, p.train.seed).map_err(|e| e.to_string())?;
+    for message in &dataset.warnings {
+        out.emit(Event::Warning {
+            message: message.clone(),
+        })?;
+    }
     if !dataset.skipped.is_empty() {
         out.emit(Event::Warning {
             message: format!("{} unreadable images skipped", dataset.skipped.len()),
@@ -70,11 +80,8 @@ pub fn run(spec: &RunSpec, out: &mut Emitter, commands: &Receiver<Command>) -> R
                 out.emit(Event::Warning { message })?;
             }
         }
-        None => out.emit(Event::Warning {
-            message: "no pretrained weights (model.weights): the model starts from random \
-                      init, so this is not transfer learning"
-                .into(),
-        })?,
+        // The profile loader has already said so (see spec.warnings).
+        None => {}
     }
     let data = DeviceData::new(&dataset, p.data.image_size, p.data.augment, device);
     let batch_size = p.train.batch_size as i64;
