@@ -18,6 +18,7 @@ fn run_with(text: &str, mut react: impl FnMut(&Event) -> Option<Command>) -> Vec
         profile: profile(text),
         run_name: "test".into(),
         checkpoint_dir: None,
+        warnings: Vec::new(),
     };
     let engine = spawn(spec, Box::new(NoSink));
     let mut events = Vec::new();

@@ -73,15 +73,12 @@ pub fn run(spec: &RunSpec, out: &mut Emitter, commands: &Receiver<Command>) -> R
     }
     let classes = dataset.classes.len() as i64;
     let net = model::build(p.model.arch, classes, p.regularization.dropout, device);
-    match &p.model.weights {
-        Some(path) => {
-            let report = model::load_weights(&net, path).map_err(|e| e.to_string())?;
-            for message in report.messages() {
-                out.emit(Event::Warning { message })?;
-            }
+    // Without weights the profile loader has already warned (see spec.warnings).
+    if let Some(path) = &p.model.weights {
+        let report = model::load_weights(&net, path).map_err(|e| e.to_string())?;
+        for message in report.messages() {
+            out.emit(Event::Warning { message })?;
         }
-        // The profile loader has already said so (see spec.warnings).
-        None => {}
     }
     let data = DeviceData::new(&dataset, p.data.image_size, p.data.augment, device);
     let batch_size = p.train.batch_size as i64;
