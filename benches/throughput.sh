@@ -4,6 +4,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PY=${RIFLE_PYTHON:-python3}
+REPEATS=${BENCH_REPEATS:-3}
+# The venv has no numpy; torch warns about it on import.
+export PYTHONWARNINGS=ignore
 BIN=./target/release/rifle-tui
 THREADS=${BENCH_THREADS:-$(nproc)}
 
@@ -11,19 +14,27 @@ bench_pair() {
   local arch=$1 size=$2 batch=$3 images=$4
   local classes=6
   local per_class=$((images / classes))
-  local ours theirs
-  ours=$("$BIN" bench benches/throughput.yaml \
-    --set model.arch="$arch" --set data.image_size="$size" --set train.batch_size="$batch" \
-    --set data.train_per_class="$per_class" --set train.threads="$THREADS")
-  theirs=$("$PY" benches/reference_train.py --arch "$arch" --size "$size" --batch "$batch" \
-    --images $((per_class * classes)) --threads "$THREADS" --classes "$classes")
-  "$PY" - "$ours" "$theirs" <<'PYEOF'
-import json, sys
-ours, theirs = json.loads(sys.argv[1]), json.loads(sys.argv[2])
-ratio = ours["images_per_sec"] / theirs["images_per_sec"]
-print(f'{ours["arch"]:<10} {ours["size"]:>4}px batch {ours["batch"]:>3} threads {ours["threads"]}: '
-      f'rifle-tui {ours["images_per_sec"]:8.1f} img/s   pytorch eager {theirs["images_per_sec"]:8.1f} img/s'
-      f'   ratio {ratio:.3f}')
+  local ours=() theirs=()
+  # Alternate the two so that any drift in machine load hits both alike.
+  for _ in $(seq "$REPEATS"); do
+    ours+=("$("$BIN" bench benches/throughput.yaml \
+      --set model.arch="$arch" --set data.image_size="$size" --set train.batch_size="$batch" \
+      --set data.train_per_class="$per_class" --set train.threads="$THREADS")")
+    theirs+=("$("$PY" benches/reference_train.py --arch "$arch" --size "$size" --batch "$batch" \
+      --images $((per_class * classes)) --threads "$THREADS" --classes "$classes")")
+  done
+  "$PY" - "${ours[@]}" "${theirs[@]}" <<'PYEOF'
+import json, statistics, sys
+runs = [json.loads(a) for a in sys.argv[1:]]
+half = len(runs) // 2
+ours, theirs = runs[:half], runs[half:]
+o = statistics.median(r["images_per_sec"] for r in ours)
+t = statistics.median(r["images_per_sec"] for r in theirs)
+first = ours[0]
+each = lambda rs: " ".join("%.0f" % r["images_per_sec"] for r in rs)
+print(f'{first["arch"]:<10} {first["size"]:>4}px batch {first["batch"]:>3} threads {first["threads"]}: '
+      f'rifle-tui {o:8.1f} img/s   pytorch eager {t:8.1f} img/s   ratio {o / t:.3f}   '
+      f'(median of {half}; each: {each(ours)} vs {each(theirs)})')
 PYEOF
 }
 
