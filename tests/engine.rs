@@ -190,3 +190,50 @@ fn stop_ends_the_run_as_stopped() {
         other => panic!("expected stopped, got {other:?}"),
     }
 }
+
+#[test]
+fn pause_resume_and_checkpoint_now_are_applied_and_reported() {
+    let tmp = tempfile::tempdir().unwrap();
+    let spec = RunSpec {
+        profile: profile(&common::tiny_profile(2, "  enabled: false")),
+        run_name: "test".into(),
+        checkpoint_dir: Some(tmp.path().to_path_buf()),
+        warnings: vec!["from the loader".into()],
+    };
+    let engine = spawn(spec, Box::new(NoSink));
+    let mut events = Vec::new();
+    let mut asked = false;
+    for e in engine.events.iter() {
+        match &e {
+            Event::Step(_) if !asked => {
+                asked = true;
+                engine.send(Command::Pause);
+                engine.send(Command::Checkpoint);
+                engine.send(Command::Resume);
+            }
+            _ => {}
+        }
+        let end = e.is_terminal();
+        events.push(e);
+        if end {
+            break;
+        }
+    }
+    engine.join();
+    let kinds: Vec<&str> = events
+        .iter()
+        .filter_map(|e| match e {
+            Event::Paused { .. } => Some("paused"),
+            Event::Resumed { .. } => Some("resumed"),
+            Event::Checkpoint { kind, epoch, .. } if *epoch < 1.0 => Some(kind.as_str()),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(kinds, vec!["paused", "last", "resumed"]);
+    assert!(tmp.path().join("last.safetensors").is_file());
+    assert!(tmp.path().join("best.safetensors").is_file());
+    assert!(events
+        .iter()
+        .any(|e| matches!(e, Event::Warning { message } if message == "from the loader")));
+    assert!(matches!(events.last(), Some(Event::Finished { .. })));
+}
