@@ -10,3 +10,4 @@ pub mod profile;
 pub mod protocol;
 pub mod runs;
 pub mod train;
+pub mod tui;

@@ -1,6 +1,7 @@
 //! The command line: `train`, `check` and `runs`, all on the same engine and run store.
 mod bench;
 mod check;
+mod import_weights;
 mod progress;
 mod runs;
 mod train;
@@ -19,12 +20,18 @@ pub struct Cli {
     /// Folder holding the runs.
     #[arg(long, global = true, env = "RIFLE_RUNS_DIR", value_name = "DIR")]
     pub runs_dir: Option<PathBuf>,
+    /// Without one, the terminal UI opens.
     #[command(subcommand)]
-    pub command: Commands,
+    pub command: Option<Commands>,
 }
 
 #[derive(Debug, Subcommand)]
 pub enum Commands {
+    /// Open the terminal UI, with PROFILE selected if given.
+    Tui {
+        /// A YAML profile, e.g. profiles/demo.yaml.
+        profile: Option<PathBuf>,
+    },
     /// Train a profile headless; exit code 0 only when the run finished.
     Train(ProfileArgs),
     /// Validate a profile, its data and its weights without training.
@@ -34,6 +41,8 @@ pub enum Commands {
         #[command(subcommand)]
         command: RunsCommand,
     },
+    /// Convert a PyTorch checkpoint (.pth/.pt state dict) to .safetensors.
+    ImportWeights(import_weights::ImportArgs),
     /// Training throughput of a profile, as JSON (used by `make bench`).
     #[command(hide = true)]
     Bench(ProfileArgs),
@@ -89,10 +98,13 @@ pub fn main() -> i32 {
     let cli = Cli::parse();
     let runs_dir = cli.runs_dir.unwrap_or_else(crate::runs::default_runs_dir);
     let result = match cli.command {
-        Commands::Train(args) => train::run(&args, &runs_dir),
-        Commands::Check(args) => check::run(&args),
-        Commands::Runs { command } => runs::run(command, &runs_dir),
-        Commands::Bench(args) => bench::run(&args),
+        None => crate::tui::run(&runs_dir, None),
+        Some(Commands::Tui { profile }) => crate::tui::run(&runs_dir, profile),
+        Some(Commands::Train(args)) => train::run(&args, &runs_dir),
+        Some(Commands::Check(args)) => check::run(&args),
+        Some(Commands::Runs { command }) => runs::run(command, &runs_dir),
+        Some(Commands::Bench(args)) => bench::run(&args),
+        Some(Commands::ImportWeights(args)) => import_weights::run(&args),
     };
     match result {
         Ok(code) => code,

@@ -3,9 +3,21 @@
 use super::images::{Dataset, ImageSet};
 use tch::{Device, Kind, Tensor};
 
-/// ImageNet statistics, which every pretrained backbone here expects.
-const MEAN: [f32; 3] = [0.485, 0.456, 0.406];
-const STD: [f32; 3] = [0.229, 0.224, 0.225];
+/// Per-channel statistics the network's input is normalised with, on pixels scaled to
+/// 0..1 (see `model::network::normalization` for each architecture's).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Normalization {
+    pub mean: [f32; 3],
+    pub std: [f32; 3],
+}
+
+impl Normalization {
+    /// ImageNet statistics, which torchvision's and timm's ResNets expect.
+    pub const IMAGENET: Normalization = Normalization {
+        mean: [0.485, 0.456, 0.406],
+        std: [0.229, 0.224, 0.225],
+    };
+}
 
 struct Split {
     images: Tensor,
@@ -36,7 +48,13 @@ fn upload(set: &ImageSet, device: Device) -> Split {
 
 impl DeviceData {
     /// `crop`: the side the network sees; at most the stored side.
-    pub fn new(data: &Dataset, crop: u32, augment: bool, device: Device) -> Self {
+    pub fn new(
+        data: &Dataset,
+        crop: u32,
+        augment: bool,
+        norm: Normalization,
+        device: Device,
+    ) -> Self {
         let side = data.train.side as i64;
         Self {
             train: upload(&data.train, device),
@@ -44,10 +62,10 @@ impl DeviceData {
             side,
             crop: (crop as i64).min(side),
             augment,
-            mean: Tensor::from_slice(&MEAN)
+            mean: Tensor::from_slice(&norm.mean)
                 .view([1, 3, 1, 1])
                 .to_device(device),
-            std: Tensor::from_slice(&STD)
+            std: Tensor::from_slice(&norm.std)
                 .view([1, 3, 1, 1])
                 .to_device(device),
             device,
@@ -172,7 +190,13 @@ mod tests {
 
     #[test]
     fn batches_have_the_crop_size_and_cover_the_epoch() {
-        let data = DeviceData::new(&dataset(10, 12), 8, true, Device::Cpu);
+        let data = DeviceData::new(
+            &dataset(10, 12),
+            8,
+            true,
+            Normalization::IMAGENET,
+            Device::Cpu,
+        );
         assert_eq!(data.steps_per_epoch(4), 3);
         let order = data.epoch_order(4);
         let seen: i64 = order.iter().map(|t| t.size()[0]).sum();
@@ -187,7 +211,13 @@ mod tests {
 
     #[test]
     fn a_single_leftover_image_is_dropped() {
-        let data = DeviceData::new(&dataset(9, 8), 8, false, Device::Cpu);
+        let data = DeviceData::new(
+            &dataset(9, 8),
+            8,
+            false,
+            Normalization::IMAGENET,
+            Device::Cpu,
+        );
         assert_eq!(data.steps_per_epoch(4), 2);
     }
 
@@ -195,7 +225,7 @@ mod tests {
     fn normalisation_uses_imagenet_statistics() {
         let mut d = dataset(2, 4);
         d.val.pixels.iter_mut().for_each(|p| *p = 255);
-        let data = DeviceData::new(&d, 4, false, Device::Cpu);
+        let data = DeviceData::new(&d, 4, false, Normalization::IMAGENET, Device::Cpu);
         let (x, _) = data.val_batches(2).next().unwrap();
         let red = x.get(0).get(0).get(0).get(0).double_value(&[]);
         assert!((red - (1.0 - 0.485) / 0.229).abs() < 1e-4);

@@ -1,5 +1,7 @@
 //! Networks as the engine sees them: a backbone that yields pooled features, an optional
 //! dropout, and a final fully-connected head that RIFLE re-initialises.
+pub mod efficientnet;
+pub mod import;
 pub mod layers;
 pub mod network;
 pub mod resnet;

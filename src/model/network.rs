@@ -1,14 +1,38 @@
 //! A built network: its variables, its forward pass, and what the monitor needs to know
 //! about its convolutions and its head.
 use super::layers::ConvRegistry;
-use super::{resnet, small_cnn};
+use super::{efficientnet, resnet, small_cnn};
+use crate::data::batches::Normalization;
 use crate::profile::Arch;
 use crate::protocol::LayerInfo;
 use tch::nn::{self, ModuleT};
 use tch::{Device, Tensor};
 
-/// Variable path of the head (`fc.weight`, `fc.bias`), as in torchvision.
+/// Variable path of the head of the ResNets and the small CNN (`fc.weight`, `fc.bias`),
+/// as in torchvision; see [`head_name`] for every architecture.
 pub const HEAD: &str = "fc";
+
+/// Variable path of `arch`'s head: `fc` (torchvision), `_fc` (EfficientNet).
+pub fn head_name(arch: Arch) -> &'static str {
+    match arch {
+        Arch::EfficientnetLite0 => efficientnet::HEAD,
+        Arch::SmallCnn | Arch::Resnet18 | Arch::Resnet34 | Arch::Resnet50 => HEAD,
+    }
+}
+
+/// The input normalisation `arch`'s pretrained weights expect.
+pub fn normalization(arch: Arch) -> Normalization {
+    match arch {
+        // TensorFlow's EfficientNet-Lite: (pixel - 127) / 128 on 0..255.
+        Arch::EfficientnetLite0 => Normalization {
+            mean: [127.0 / 255.0; 3],
+            std: [128.0 / 255.0; 3],
+        },
+        Arch::SmallCnn | Arch::Resnet18 | Arch::Resnet34 | Arch::Resnet50 => {
+            Normalization::IMAGENET
+        }
+    }
+}
 
 pub struct Network {
     pub vs: nn::VarStore,
@@ -16,6 +40,8 @@ pub struct Network {
     pub head: nn::Linear,
     pub head_in: i64,
     pub classes: i64,
+    /// Variable path of the head (`fc`, `_fc`).
+    pub head_name: &'static str,
     dropout: f64,
     /// Convolutions in network order, with their weight tensors (shared storage).
     pub convs: Vec<(LayerInfo, Tensor)>,
@@ -34,15 +60,15 @@ impl Network {
 
     pub fn head_info(&self) -> LayerInfo {
         LayerInfo {
-            name: HEAD.to_string(),
+            name: self.head_name.to_string(),
             stage: "head".to_string(),
             params: (self.head_in * self.classes + self.classes) as u64,
         }
     }
 
     /// Whether a variable belongs to the head rather than the backbone.
-    pub fn is_head(name: &str) -> bool {
-        name.strip_prefix(HEAD)
+    pub fn is_head(&self, name: &str) -> bool {
+        name.strip_prefix(self.head_name)
             .is_some_and(|rest| rest.starts_with('.'))
     }
 
@@ -79,11 +105,16 @@ pub fn build(arch: Arch, classes: i64, dropout: f64, device: Device) -> Network 
                 depth.features(),
             )
         }
+        Arch::EfficientnetLite0 => (
+            efficientnet::backbone(&root, &mut registry),
+            efficientnet::FEATURES,
+        ),
     };
+    let head_name = head_name(arch);
     // PyTorch's nn.Linear default init, which RIFLE's re-init repeats.
     let bound = 1.0 / (head_in as f64).sqrt();
     let head = nn::linear(
-        &root / HEAD,
+        &root / head_name,
         head_in,
         classes,
         nn::LinearConfig {
@@ -118,6 +149,7 @@ pub fn build(arch: Arch, classes: i64, dropout: f64, device: Device) -> Network 
         head,
         head_in,
         classes,
+        head_name,
         dropout,
         convs,
     }
@@ -177,12 +209,61 @@ mod tests {
     }
 
     #[test]
+    fn efficientnet_lite0_matches_the_pypi_package() {
+        let net = build(Arch::EfficientnetLite0, 1000, 0.0, Device::Cpu);
+        let trainable: u64 = net
+            .vs
+            .trainable_variables()
+            .iter()
+            .map(|t| t.numel() as u64)
+            .sum();
+        // efficientnet_lite_pytorch's lite0: 4,652,008 parameters, 49 convolutions.
+        assert_eq!(trainable, 4_652_008);
+        assert_eq!(net.convs.len(), 49);
+        let vars = net.vs.variables();
+        for name in [
+            "_conv_stem.weight",
+            "_bn0.running_var",
+            "_blocks.0._depthwise_conv.weight",
+            "_blocks.1._expand_conv.weight",
+            "_blocks.15._project_conv.weight",
+            "_conv_head.weight",
+            "_bn1.bias",
+            "_fc.weight",
+        ] {
+            assert!(vars.contains_key(name), "missing {name}");
+        }
+        assert!(!vars.contains_key("_blocks.0._expand_conv.weight"));
+        let order: Vec<(&str, &str)> = net
+            .convs
+            .iter()
+            .take(5)
+            .map(|(i, _)| (i.name.as_str(), i.stage.as_str()))
+            .collect();
+        assert_eq!(
+            order,
+            [
+                ("_conv_stem", "stem"),
+                ("_blocks.0._depthwise_conv", "stage1"),
+                ("_blocks.0._project_conv", "stage1"),
+                ("_blocks.1._expand_conv", "stage2"),
+                ("_blocks.1._depthwise_conv", "stage2"),
+            ]
+        );
+        assert_eq!(net.convs[48].0.stage, "head");
+        assert_eq!(net.head_info().name, "_fc");
+        assert!(net.is_head("_fc.bias") && !net.is_head("fc.bias"));
+        let x = Tensor::zeros([2, 3, 224, 224], (tch::Kind::Float, Device::Cpu));
+        assert_eq!(net.forward(&x, true).size(), vec![2, 1000]);
+    }
+
+    #[test]
     fn small_cnn_forward_shape() {
         let net = build(Arch::SmallCnn, 4, 0.5, Device::Cpu);
         let x = Tensor::zeros([2, 3, 32, 32], (tch::Kind::Float, Device::Cpu));
         assert_eq!(net.forward(&x, false).size(), vec![2, 4]);
         assert_eq!(net.convs.len(), 4);
-        assert!(Network::is_head("fc.weight"));
-        assert!(!Network::is_head("fc2.weight"));
+        assert!(net.is_head("fc.weight"));
+        assert!(!net.is_head("fc2.weight"));
     }
 }

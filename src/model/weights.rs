@@ -13,7 +13,8 @@ pub enum WeightsError {
     Unreadable { path: PathBuf, reason: String },
     #[error(
         "model.weights: {path}: unsupported file type (allowed: .safetensors, .ot; convert a \
-         PyTorch .pth to .safetensors first, see docs/profiles.md)"
+         PyTorch .pth first: `rifle-tui import-weights FILE.pth FILE.safetensors`, see \
+         docs/weights.md)"
     )]
     Format { path: PathBuf },
     #[error(
@@ -136,7 +137,7 @@ pub fn load_weights(net: &Network, path: &Path) -> Result<WeightsReport, Weights
         };
         seen.insert(name.clone());
         if src.size() != dst.size() {
-            if Network::is_head(name) {
+            if net.is_head(name) {
                 // Name the weight rather than the bias when both differ.
                 if head_mismatch.is_none() || name.ends_with(".weight") {
                     head_mismatch = Some((name.clone(), src.size(), dst.size()));
@@ -168,7 +169,7 @@ pub fn load_weights(net: &Network, path: &Path) -> Result<WeightsReport, Weights
     report.loaded = copies.len();
     report.missing = variables
         .keys()
-        .filter(|k| !seen.contains(*k) && !Network::is_head(k))
+        .filter(|k| !seen.contains(*k) && !net.is_head(k))
         .cloned()
         .collect();
     report.missing.sort();

