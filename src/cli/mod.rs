@@ -45,7 +45,7 @@ pub enum Commands {
     ImportWeights(import_weights::ImportArgs),
     /// Training throughput of a profile, as JSON (used by `make bench`).
     #[command(hide = true)]
-    Bench(ProfileArgs),
+    Bench(bench::BenchArgs),
 }
 
 #[derive(Debug, clap::Args)]
