@@ -36,6 +36,11 @@ pub enum Commands {
     Train(ProfileArgs),
     /// Validate a profile, its data and its weights without training.
     Check(ProfileArgs),
+    /// Continue a stopped, failed or interrupted run in its folder from its last epoch end.
+    Resume {
+        /// A run folder, its name, a unique part of it, or `last`.
+        run: String,
+    },
     /// List, show, compare and export saved runs.
     Runs {
         #[command(subcommand)]
@@ -102,6 +107,7 @@ pub fn main() -> i32 {
         Some(Commands::Tui { profile }) => crate::tui::run(&runs_dir, profile),
         Some(Commands::Train(args)) => train::run(&args, &runs_dir),
         Some(Commands::Check(args)) => check::run(&args),
+        Some(Commands::Resume { run }) => train::resume(&run, &runs_dir),
         Some(Commands::Runs { command }) => runs::run(command, &runs_dir),
         Some(Commands::Bench(args)) => bench::run(&args),
         Some(Commands::ImportWeights(args)) => import_weights::run(&args),

@@ -3,6 +3,15 @@ use crate::protocol::Event;
 use indicatif::{ProgressBar, ProgressStyle};
 use std::io::IsTerminal;
 
+/// `eprintln!` that never panics: once an SSH session drops (SIGHUP, which `train`
+/// ignores), stderr may be a dead terminal, and the run must go on regardless.
+macro_rules! say {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stderr(), $($arg)*);
+    }};
+}
+
 pub struct Progress {
     bar: Option<ProgressBar>,
     reinits: u32,
@@ -23,7 +32,7 @@ impl Progress {
     fn line(&self, text: String) {
         match &self.bar {
             Some(bar) => bar.println(text),
-            None => eprintln!("{text}"),
+            None => say!("{text}"),
         }
     }
 
@@ -45,14 +54,14 @@ impl Progress {
                 self.epochs = serde_norway::from_str::<crate::profile::Profile>(profile_yaml)
                     .map(|p| p.train.epochs)
                     .unwrap_or(0);
-                eprintln!(
+                say!(
                     "run {run} on {device}: {} classes, {train_images} train / {val_images} val \
                      images, {:.2}M parameters, {} conv layers",
                     classes.len(),
                     *params_total as f64 / 1e6,
                     conv_layers.len()
                 );
-                eprintln!(
+                say!(
                     "RIFLE re-inits planned at epochs: {}",
                     if planned_reinits.is_empty() {
                         "none".to_string()
@@ -122,6 +131,29 @@ impl Progress {
             Event::CommandRejected { command, reason } => {
                 self.line(format!("command {command} refused: {reason}"))
             }
+            Event::RunResumed {
+                run,
+                from_epoch,
+                step,
+                epochs,
+                total_steps,
+                device,
+                ..
+            } => {
+                self.epochs = *epochs;
+                say!("run {run} resumed on {device} after epoch {from_epoch} of {epochs}");
+                if std::io::stderr().is_terminal() {
+                    let bar = ProgressBar::new(*total_steps);
+                    bar.set_style(
+                        ProgressStyle::with_template(
+                            "{bar:30.cyan/blue} {pos}/{len} steps {per_sec:>9} eta {eta:>4} {msg}",
+                        )
+                        .expect("static template"),
+                    );
+                    bar.set_position(*step);
+                    self.bar = Some(bar);
+                }
+            }
             Event::Paused { epoch, .. } => self.line(format!("paused at epoch {epoch:.2}")),
             Event::Resumed { epoch, .. } => self.line(format!("resumed at epoch {epoch:.2}")),
             Event::Finished {
@@ -131,7 +163,7 @@ impl Progress {
                 ..
             } => {
                 self.finish();
-                eprintln!(
+                say!(
                     "finished in {seconds:.1}s: best val acc {:.2}%, final {:.2}%",
                     100.0 * best_val_acc,
                     100.0 * final_val_acc
@@ -139,11 +171,11 @@ impl Progress {
             }
             Event::Stopped { reason, epochs, .. } => {
                 self.finish();
-                eprintln!("stopped after {epochs} epochs: {reason}");
+                say!("stopped after {epochs} epochs: {reason}");
             }
             Event::Failed { reason, .. } => {
                 self.finish();
-                eprintln!("error: run failed: {reason}");
+                say!("error: run failed: {reason}");
             }
             Event::LayerUpdate { .. } | Event::Checkpoint { .. } => {}
         }

@@ -1,6 +1,5 @@
 //! `rifle-tui runs`: reading what the run store holds.
 use super::{ExportFormat, RunsCommand};
-use crate::protocol::Event;
 use crate::runs::compare::{differing_keys, flatten_yaml};
 use crate::runs::export::{epochs_csv, events_jsonl};
 use crate::runs::store::{read_log, read_profile_yaml, read_run, StoredRun};
@@ -97,14 +96,7 @@ fn show(store: &RunStore, query: &str, json: bool) -> Result<i32, String> {
     let run = open(store, query)?;
     let log = read_log(&run.dir)?;
     report_problems(&log.problems);
-    let epochs: Vec<_> = log
-        .events
-        .iter()
-        .filter_map(|e| match e {
-            Event::Epoch(m) => Some(m),
-            _ => None,
-        })
-        .collect();
+    let epochs = crate::runs::export::epoch_metrics(&log.events);
     if json {
         let value = serde_json::json!({
             "path": run.dir.path,

@@ -97,6 +97,19 @@ pub enum Event {
         layers: Vec<LayerUpdate>,
         head: LayerUpdate,
     },
+    /// A stopped, failed or interrupted run continued (`rifle-tui resume`) from the
+    /// epoch-end checkpoint after epoch `from_epoch`. It takes the place of `started` for
+    /// the resumed part; everything after it continues the same history.
+    RunResumed {
+        run: String,
+        from_epoch: u32,
+        step: u64,
+        epochs: u32,
+        total_steps: u64,
+        device: String,
+        period_epochs: Option<f64>,
+        next_reinit: Option<f64>,
+    },
     Paused {
         epoch: f64,
         step: u64,

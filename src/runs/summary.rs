@@ -90,6 +90,17 @@ impl Summary {
                     self.best_epoch = Some(m.epoch);
                 }
             }
+            Event::RunResumed {
+                device,
+                period_epochs,
+                ..
+            } => {
+                self.status = Status::Running;
+                self.reason = None;
+                self.ended_at = None;
+                self.device = Some(device.clone());
+                self.period_epochs = *period_epochs;
+            }
             Event::Reinit { epoch, .. } => self.reinit_epochs.push(*epoch),
             Event::PeriodChanged { period_epochs, .. } => self.period_epochs = Some(*period_epochs),
             Event::Finished { seconds, .. } => self.end(Status::Finished, None, *seconds),

@@ -79,6 +79,24 @@ impl Emitter {
 
 /// Starts training `spec` on a new thread.
 pub fn spawn(spec: RunSpec, sink: Box<dyn EventSink>) -> EngineHandle {
+    spawn_with(spec, sink, None)
+}
+
+/// Continues a run from its epoch-end state (`rifle-tui resume`); `spec.checkpoint_dir`
+/// is the run's checkpoints folder.
+pub fn spawn_resumed(
+    spec: RunSpec,
+    sink: Box<dyn EventSink>,
+    resume: super::resume::ResumeState,
+) -> EngineHandle {
+    spawn_with(spec, sink, Some(resume))
+}
+
+fn spawn_with(
+    spec: RunSpec,
+    sink: Box<dyn EventSink>,
+    resume: Option<super::resume::ResumeState>,
+) -> EngineHandle {
     let (cmd_tx, cmd_rx) = channel();
     let (ev_tx, ev_rx) = channel();
     let thread = std::thread::Builder::new()
@@ -90,7 +108,7 @@ pub fn spawn(spec: RunSpec, sink: Box<dyn EventSink>) -> EngineHandle {
                 started: Instant::now(),
             };
             let result = catch_unwind(AssertUnwindSafe(|| {
-                super::trainer::run(&spec, &mut out, &cmd_rx)
+                super::trainer::run(&spec, &mut out, &cmd_rx, resume.as_ref())
             }));
             let reason = match result {
                 Ok(Ok(())) => return,

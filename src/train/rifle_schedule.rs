@@ -9,7 +9,9 @@
 /// Float slack so that `3 * (2.0 / 3.0)` counts as reaching `2.0`.
 const EPS: f64 = 1e-9;
 
-#[derive(Debug, Clone, PartialEq)]
+/// Serialisable so a resumed run continues the schedule where it was (period changes
+/// made while training included).
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct RifleSchedule {
     total_epochs: f64,
     quiet_final_epochs: f64,

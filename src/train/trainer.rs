@@ -4,6 +4,7 @@ use super::layer_monitor::LayerMonitor;
 use super::lr_schedule::{cosine, lr_factor};
 use super::metrics::{per_second, position};
 use super::optimizer::{Group, Optimizer};
+use super::resume::{epoch_seed, load_model, write_tensors, ResumeState};
 use super::rifle_schedule::RifleSchedule;
 use crate::data::{load_dataset, DeviceData};
 use crate::model::{self, Network};
@@ -37,7 +38,18 @@ struct Trainer<'a> {
     last_val_acc: f64,
 }
 
-pub fn run(spec: &RunSpec, out: &mut Emitter, commands: &Receiver<Command>) -> Result<(), String> {
+fn some_finite(x: f64) -> Option<f64> {
+    x.is_finite().then_some(x)
+}
+
+/// Trains `spec`; with `resume`, continues the run from that epoch-end state instead of
+/// starting it.
+pub fn run(
+    spec: &RunSpec,
+    out: &mut Emitter,
+    commands: &Receiver<Command>,
+    resume: Option<&ResumeState>,
+) -> Result<(), String> {
     let p = &spec.profile;
     if p.train.threads > 0 {
         tch::set_num_threads(p.train.threads as i32);
@@ -115,35 +127,68 @@ pub fn run(spec: &RunSpec, out: &mut Emitter, commands: &Receiver<Command>) -> R
             (name, t, group)
         })
         .collect();
-    let opt = Optimizer::new(
+    let mut opt = Optimizer::new(
         &p.train.optimizer,
         params,
         p.regularization.l2sp_alpha,
         p.regularization.l2sp_beta,
     );
-    let rifle = RifleSchedule::new(
+    let mut rifle = RifleSchedule::new(
         p.train.epochs as f64,
         p.rifle_period_epochs(),
         p.rifle.quiet_final_epochs,
     );
     let monitor = LayerMonitor::new(&net.convs, (net.head_name, &net.head.ws));
     let (params_total, params_trainable) = net.param_counts();
-    out.emit(Event::Started {
-        run: spec.run_name.clone(),
-        profile_yaml: p.to_yaml(),
-        device: super::device::describe(device),
-        classes: dataset.classes.clone(),
-        train_images: data.train_len() as u64,
-        val_images: data.val_len() as u64,
-        steps_per_epoch,
-        total_steps: steps_per_epoch * p.train.epochs as u64,
-        params_total,
-        params_trainable,
-        conv_layers: net.convs.iter().map(|(i, _)| i.clone()).collect(),
-        head: net.head_info(),
-        planned_reinits: rifle.planned(),
-        period_epochs: rifle.period(),
-    })?;
+    let mut done = (0u32, 0u64, f64::NAN, f64::NAN);
+    if let Some(r) = resume {
+        let dir = spec
+            .checkpoint_dir
+            .as_ref()
+            .ok_or("a resumed run needs its checkpoints folder")?;
+        // After the optimiser took its L2-SP anchors and the monitor its W0: both are the
+        // run's starting weights, as in the uninterrupted run.
+        load_model(&net.vs, &dir.join(&r.weights))?;
+        let optim = dir.join(&r.optimizer);
+        let state = tch::Tensor::read_safetensors(&optim)
+            .map_err(|e| format!("{}: {e}", optim.display()))?;
+        opt.load_state(state)
+            .map_err(|e| format!("{}: {e}", optim.display()))?;
+        rifle = r.rifle.clone();
+        done = (
+            r.epoch,
+            r.step,
+            r.best_val_acc.unwrap_or(f64::NAN),
+            r.last_val_acc.unwrap_or(f64::NAN),
+        );
+        out.emit(Event::RunResumed {
+            run: spec.run_name.clone(),
+            from_epoch: r.epoch,
+            step: r.step,
+            epochs: p.train.epochs,
+            total_steps: steps_per_epoch * p.train.epochs as u64,
+            device: super::device::describe(device),
+            period_epochs: rifle.period(),
+            next_reinit: rifle.next_reinit(),
+        })?;
+    } else {
+        out.emit(Event::Started {
+            run: spec.run_name.clone(),
+            profile_yaml: p.to_yaml(),
+            device: super::device::describe(device),
+            classes: dataset.classes.clone(),
+            train_images: data.train_len() as u64,
+            val_images: data.val_len() as u64,
+            steps_per_epoch,
+            total_steps: steps_per_epoch * p.train.epochs as u64,
+            params_total,
+            params_trainable,
+            conv_layers: net.convs.iter().map(|(i, _)| i.clone()).collect(),
+            head: net.head_info(),
+            planned_reinits: rifle.planned(),
+            period_epochs: rifle.period(),
+        })?;
+    }
     drop(dataset);
 
     let mut t = Trainer {
@@ -157,10 +202,10 @@ pub fn run(spec: &RunSpec, out: &mut Emitter, commands: &Receiver<Command>) -> R
         device,
         batch_size,
         steps_per_epoch,
-        step: 0,
-        epochs_done: 0,
-        best_val_acc: f64::NAN,
-        last_val_acc: f64::NAN,
+        step: done.1,
+        epochs_done: done.0,
+        best_val_acc: done.2,
+        last_val_acc: done.3,
     };
     match t.train(out, commands)? {
         None => {
@@ -202,7 +247,10 @@ impl Trainer<'_> {
         let base_lr = p.train.optimizer.lr;
         let use_autocast = p.train.precision == Precision::Bf16 && self.device.is_cuda();
 
-        for epoch in 1..=epochs {
+        for epoch in self.epochs_done + 1..=epochs {
+            // Every epoch's draws (shuffle, crops, flips, dropout, a mid-epoch re-init)
+            // depend only on the seed and the epoch, so a resumed run repeats them.
+            tch::manual_seed(epoch_seed(p.train.seed, epoch));
             let epoch_start = Instant::now();
             let device = self.device;
             let zero = || Tensor::zeros([], (Kind::Float, device));
@@ -329,6 +377,7 @@ impl Trainer<'_> {
             if reinit_after_epoch {
                 self.reinit_head(out, epoch as f64)?;
             }
+            self.save_resume_state(epoch, reinit_after_epoch)?;
         }
         Ok(None)
     }
@@ -461,6 +510,45 @@ impl Trainer<'_> {
             epoch,
             path: path.display().to_string(),
         })
+    }
+}
+
+impl Trainer<'_> {
+    /// The epoch-end state `rifle-tui resume` continues from (see `resume.rs`). The
+    /// weights are `last.safetensors` hard-linked when no re-init followed the epoch.
+    fn save_resume_state(&self, epoch: u32, reinited: bool) -> Result<(), String> {
+        let Some(dir) = &self.checkpoints else {
+            return Ok(());
+        };
+        let weights = format!("resume-{epoch}.safetensors");
+        let optimizer = format!("resume-{epoch}.optim.safetensors");
+        let w = dir.join(&weights);
+        let _ = std::fs::remove_file(&w);
+        if reinited || std::fs::hard_link(dir.join("last.safetensors"), &w).is_err() {
+            save_atomically(&self.net, dir, &w)
+                .map_err(|e| format!("cannot write the checkpoint {}: {e}", w.display()))?;
+        }
+        write_tensors(&self.opt.state(), &dir.join(&optimizer))?;
+        ResumeState {
+            epoch,
+            step: self.step,
+            best_val_acc: some_finite(self.best_val_acc),
+            last_val_acc: some_finite(self.last_val_acc),
+            rifle: self.rifle.clone(),
+            weights,
+            optimizer,
+        }
+        .write(dir)?;
+        // The previous epoch's set is no longer named by resume.json.
+        if epoch > 1 {
+            for f in [
+                format!("resume-{}.safetensors", epoch - 1),
+                format!("resume-{}.optim.safetensors", epoch - 1),
+            ] {
+                let _ = std::fs::remove_file(dir.join(f));
+            }
+        }
+        Ok(())
     }
 }
 

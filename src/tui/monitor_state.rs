@@ -379,6 +379,14 @@ impl MonitorState {
                     h.push(head.rel_change, head.rel_distance);
                 }
             }
+            Event::RunResumed { from_epoch, .. } => {
+                self.phase = RunPhase::Running;
+                self.pending = None;
+                self.log(
+                    LogKind::Info,
+                    format!("run resumed after epoch {from_epoch}"),
+                );
+            }
             Event::Paused { .. } => {
                 self.phase = RunPhase::Paused;
                 self.pending = None;
