@@ -31,6 +31,10 @@ pub struct Optimizer {
     pub head: Vec<Param>,
     l2sp_alpha: f64,
     l2sp_beta: f64,
+    /// A libtorch optimiser used only for its `zero_grad`, which drops the gradients
+    /// (set to none) instead of zero-filling them: the next backward then writes fresh
+    /// gradients rather than adding into zeros, two kernels a parameter saved a step.
+    grad_dropper: Option<tch::COptimizer>,
 }
 
 impl Param {
@@ -75,16 +79,32 @@ impl Optimizer {
                 Group::Head => head.push(p),
             }
         }
+        let grad_dropper = tch::COptimizer::sgd(0.0, 0.0, 0.0, 0.0, false)
+            .ok()
+            .and_then(|mut o| {
+                backbone
+                    .iter()
+                    .chain(head.iter())
+                    .try_for_each(|p| o.add_parameters(&p.tensor, 0))
+                    .ok()
+                    .map(|()| o)
+            });
         Self {
             cfg: cfg.clone(),
             backbone,
             head,
             l2sp_alpha,
             l2sp_beta,
+            grad_dropper,
         }
     }
 
     pub fn zero_grad(&mut self) {
+        if let Some(o) = &self.grad_dropper {
+            if o.zero_grad().is_ok() {
+                return;
+            }
+        }
         for p in self.backbone.iter_mut().chain(self.head.iter_mut()) {
             p.tensor.zero_grad();
         }
@@ -233,6 +253,30 @@ mod tests {
 
     fn values(t: &Tensor) -> Vec<f64> {
         Vec::<f64>::try_from(t.to_kind(Kind::Double)).unwrap()
+    }
+
+    #[test]
+    fn zero_grad_drops_gradients_rather_than_zero_filling() {
+        let cfg = OptimizerSection::default();
+        let p = param(&[1.0, 2.0]);
+        let mut opt = Optimizer::new(
+            &cfg,
+            vec![("p".into(), p.shallow_clone(), Group::Head)],
+            0.0,
+            0.0,
+        );
+        set_grad(&p, &[1.0, 1.0]);
+        assert!(p.grad().defined());
+        opt.zero_grad();
+        assert!(
+            !p.grad().defined(),
+            "the gradient should be gone, not zeroed"
+        );
+        // The next backward writes a fresh gradient, not an accumulation.
+        (&p * Tensor::from_slice(&[3.0f32, 4.0]))
+            .sum(Kind::Float)
+            .backward();
+        assert_eq!(values(&p.grad()), vec![3.0, 4.0]);
     }
 
     #[test]
