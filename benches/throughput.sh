@@ -73,3 +73,54 @@ PYEOF
 echo
 echo "training throughput with the TUI open (every step logged, layer updates every 5 steps)"
 tui_pair small_cnn 32 32 2400
+
+# The data pipeline alone, no model: rifle-tui decodes and resizes every image once into a
+# uint8 cache (`load`), then makes each epoch's batches from it on the training device
+# (shuffle, random crop, flip, normalise); the reference is the usual PyTorch pipeline,
+# a DataLoader whose workers PIL-decode, resize, crop, flip and normalise every JPEG each
+# epoch. Epoch 1 of rifle-tui counts its load (train and val) and upload; epoch 2+ come
+# from the cache.
+DATA_DIR=../shared/datasets/hymenoptera_data
+echo
+echo "image pipeline over $DATA_DIR at 224 px (batch 32, no model, training split)"
+if [ ! -d "$DATA_DIR/train" ]; then
+  echo "  skipped: $DATA_DIR is not here (ants vs bees, train/ and val/ with one folder per class)"
+elif ! "$PY" -c 'import PIL' 2>/dev/null; then
+  echo "  skipped: the reference needs Pillow in $PY (make bench installs it; see the Makefile)"
+else
+  DATA_ABS=$(cd "$DATA_DIR" && pwd)
+  ours=() theirs=()
+  for _ in $(seq "$REPEATS"); do
+    ours+=("$("$BIN" bench --data-only profiles/hymenoptera.yaml --set data.root="$DATA_ABS" \
+      --set data.image_size=224 --set data.resize=256 --set train.batch_size=32 \
+      --set train.epochs=3 --set train.threads="$THREADS")")
+    theirs+=("$("$PY" benches/reference_pipeline.py --root "$DATA_ABS/train" --resize 256 \
+      --size 224 --batch 32 --epochs 2 --workers "$THREADS")")
+  done
+  "$PY" - "${ours[@]}" "${theirs[@]}" <<'PYEOF'
+import json, statistics, sys
+runs = [json.loads(a) for a in sys.argv[1:]]
+half = len(runs) // 2
+ours, theirs = runs[:half], runs[half:]
+med = lambda xs: statistics.median(xs)
+each = lambda xs: " ".join("%.0f" % x for x in xs)
+load = [r["load_images_per_sec"] for r in ours]
+o1 = [r["epochs"][0]["images_per_sec_with_load"] for r in ours]
+o1b = [r["epochs"][0]["images_per_sec"] for r in ours]
+o2 = [sum(e["images"] for e in r["epochs"][1:]) / sum(e["seconds"] for e in r["epochs"][1:])
+      for r in ours]
+t1 = [r["epochs"][0]["images_per_sec"] for r in theirs]
+t2 = [r["epochs"][1]["images_per_sec"] for r in theirs]
+f, g = ours[0], theirs[0]
+print(f'rifle-tui load (decode + resize into the {f["stored_side"]} px uint8 cache, '
+      f'{f["train_images"] + f["val_images"]} images, {f["threads"]} threads): '
+      f'{med(load):7.1f} img/s   (each: {each(load)})')
+print(f'rifle-tui batches on {f["device"]}: epoch 1 with the load {med(o1):7.1f} img/s '
+      f'(batches alone {med(o1b):.1f})   epoch 2+ from the cache {med(o2):7.1f} img/s   '
+      f'(each: {each(o1)} / {each(o2)})')
+print(f'pytorch DataLoader({g["workers"]} workers) + PIL: epoch 1 {med(t1):7.1f} img/s   '
+      f'epoch 2 {med(t2):7.1f} img/s   (each: {each(t1)} / {each(t2)})')
+print(f'ratio rifle-tui / pytorch: epoch 1 {med(o1) / med(t1):.3f}   epoch 2 {med(o2) / med(t2):.3f}   '
+      f'(median of {half}, {f["train_images"]} training images)')
+PYEOF
+fi

@@ -202,6 +202,56 @@ fn a_bad_dataset_is_an_error_that_names_it() {
 }
 
 #[test]
+fn bench_data_only_times_the_load_and_every_epoch_of_batches() {
+    let tmp = tempfile::tempdir().unwrap();
+    let root = tmp.path().join("data");
+    for (split, class, n) in [
+        ("train", "a", 3),
+        ("train", "b", 3),
+        ("val", "a", 1),
+        ("val", "b", 1),
+    ] {
+        let dir = root.join(split).join(class);
+        std::fs::create_dir_all(&dir).unwrap();
+        for i in 0..n {
+            image::RgbImage::new(24, 20)
+                .save(dir.join(format!("{i}.png")))
+                .unwrap();
+        }
+    }
+    let text = tiny_profile(2, "  enabled: false").replace(
+        "  source: synthetic\n  classes: 3\n  train_per_class: 40\n  val_per_class: 12\n",
+        "  source: image_folder\n  root: data\n",
+    );
+    let p = write(tmp.path(), "folder.yaml", &text);
+    let out = rifle(&[
+        "bench",
+        "--data-only",
+        p.to_str().unwrap(),
+        "--set",
+        "train.batch_size=4",
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let v: serde_json::Value = serde_json::from_str(stdout(&out).trim()).unwrap();
+    assert_eq!(v["source"], "image_folder");
+    assert_eq!(
+        (v["train_images"].as_u64(), v["val_images"].as_u64()),
+        (Some(6), Some(2))
+    );
+    assert!(v["load_images_per_sec"].as_f64().unwrap() > 0.0, "{v}");
+    let epochs = v["epochs"].as_array().unwrap();
+    assert_eq!(epochs.len(), 2);
+    for e in epochs {
+        assert_eq!(e["images"], 6, "{v}");
+        assert!(e["images_per_sec"].as_f64().unwrap() > 0.0, "{v}");
+    }
+    assert!(
+        epochs[0]["images_per_sec_with_load"].as_f64().unwrap() > 0.0,
+        "{v}"
+    );
+}
+
+#[test]
 fn the_binary_links_libtorch_cuda_and_needs_no_library_path() {
     let bin = env!("CARGO_BIN_EXE_rifle-tui");
     let out = std::process::Command::new("readelf")

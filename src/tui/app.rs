@@ -392,7 +392,13 @@ impl App {
                 } else {
                     match read_log(&RunDir::open(&row.path)) {
                         Ok(log) => {
-                            self.replay = Some(MonitorState::replay(&log.events));
+                            // A resumed run's history, without what a killed writer had
+                            // logged past its last saved epoch.
+                            let events: Vec<_> = crate::runs::export::current_history(&log.events)
+                                .into_iter()
+                                .cloned()
+                                .collect();
+                            self.replay = Some(MonitorState::replay(&events));
                             if let Some(p) = log.problems.first() {
                                 self.complain(p.clone());
                             }

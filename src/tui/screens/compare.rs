@@ -90,8 +90,11 @@ impl CompareState {
             let dir = RunDir::open(p);
             match read_log(&dir) {
                 Ok(log) => {
-                    st.runs
-                        .push(CompareRun::from_events(&dir.name, &log.events));
+                    let events: Vec<_> = crate::runs::export::current_history(&log.events)
+                        .into_iter()
+                        .cloned()
+                        .collect();
+                    st.runs.push(CompareRun::from_events(&dir.name, &events));
                     flats.push(flatten_yaml(&read_profile_yaml(&dir).unwrap_or_default()));
                 }
                 Err(e) => st.problems.push(e),
