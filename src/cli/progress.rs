@@ -48,12 +48,10 @@ impl Progress {
                 params_total,
                 conv_layers,
                 planned_reinits,
-                profile_yaml,
+                steps_per_epoch,
                 ..
             } => {
-                self.epochs = serde_norway::from_str::<crate::profile::Profile>(profile_yaml)
-                    .map(|p| p.train.epochs)
-                    .unwrap_or(0);
+                self.epochs = (total_steps / (*steps_per_epoch).max(1)) as u32;
                 say!(
                     "run {run} on {device}: {} classes, {train_images} train / {val_images} val \
                      images, {:.2}M parameters, {} conv layers",
@@ -74,14 +72,7 @@ impl Progress {
                     }
                 );
                 if std::io::stderr().is_terminal() {
-                    let bar = ProgressBar::new(*total_steps);
-                    bar.set_style(
-                        ProgressStyle::with_template(
-                            "{bar:30.cyan/blue} {pos}/{len} steps {per_sec:>9} eta {eta:>4} {msg}",
-                        )
-                        .expect("static template"),
-                    );
-                    self.bar = Some(bar);
+                    self.bar = Some(step_bar(*total_steps, 0));
                 }
             }
             Event::Step(m) => {
@@ -143,15 +134,7 @@ impl Progress {
                 self.epochs = *epochs;
                 say!("run {run} resumed on {device} after epoch {from_epoch} of {epochs}");
                 if std::io::stderr().is_terminal() {
-                    let bar = ProgressBar::new(*total_steps);
-                    bar.set_style(
-                        ProgressStyle::with_template(
-                            "{bar:30.cyan/blue} {pos}/{len} steps {per_sec:>9} eta {eta:>4} {msg}",
-                        )
-                        .expect("static template"),
-                    );
-                    bar.set_position(*step);
-                    self.bar = Some(bar);
+                    self.bar = Some(step_bar(*total_steps, *step));
                 }
             }
             Event::Paused { epoch, .. } => self.line(format!("paused at epoch {epoch:.2}")),
@@ -186,4 +169,17 @@ impl Progress {
             bar.finish_and_clear();
         }
     }
+}
+
+/// The step bar of a run of `total` steps, starting at `position`.
+fn step_bar(total: u64, position: u64) -> ProgressBar {
+    let bar = ProgressBar::new(total);
+    bar.set_style(
+        ProgressStyle::with_template(
+            "{bar:30.cyan/blue} {pos}/{len} steps {per_sec:>9} eta {eta:>4} {msg}",
+        )
+        .expect("static template"),
+    );
+    bar.set_position(position);
+    bar
 }

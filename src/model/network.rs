@@ -182,12 +182,7 @@ mod tests {
         assert_eq!(net.convs[1].0.name, "layer1.0.conv1");
         let (total, _) = net.param_counts();
         // torchvision's resnet18 with a 10-way head: 11,181,642 parameters + BN buffers.
-        let trainable: u64 = net
-            .vs
-            .trainable_variables()
-            .iter()
-            .map(|t| t.numel() as u64)
-            .sum();
+        let (_, trainable) = net.param_counts();
         assert_eq!(trainable, 11_181_642);
         assert!(total > trainable);
     }
@@ -195,12 +190,7 @@ mod tests {
     #[test]
     fn resnet50_is_bottleneck_v1_5() {
         let net = build(Arch::Resnet50, 1000, 0.0, Device::Cpu);
-        let trainable: u64 = net
-            .vs
-            .trainable_variables()
-            .iter()
-            .map(|t| t.numel() as u64)
-            .sum();
+        let (_, trainable) = net.param_counts();
         // torchvision resnet50: 25,557,032 parameters.
         assert_eq!(trainable, 25_557_032);
         let vars = net.vs.variables();
@@ -211,12 +201,7 @@ mod tests {
     #[test]
     fn efficientnet_lite0_matches_the_pypi_package() {
         let net = build(Arch::EfficientnetLite0, 1000, 0.0, Device::Cpu);
-        let trainable: u64 = net
-            .vs
-            .trainable_variables()
-            .iter()
-            .map(|t| t.numel() as u64)
-            .sum();
+        let (_, trainable) = net.param_counts();
         // efficientnet_lite_pytorch's lite0: 4,652,008 parameters, 49 convolutions.
         assert_eq!(trainable, 4_652_008);
         assert_eq!(net.convs.len(), 49);
