@@ -1,6 +1,8 @@
-//! The app driving a real (tiny) training run: launched from Profiles with Enter, the
-//! period changed with `+` while paused, the next re-init moving accordingly, the Monitor
-//! showing the markers and every conv layer, and the run folder complete afterwards.
+//! The app driving a real (tiny) training run in a detached trainer process: launched
+//! from Profiles with Enter, the period changed with `+` while paused, detached and
+//! attached again, the next re-init moving accordingly, the Monitor showing the markers
+//! and every conv layer, and the run folder complete afterwards. Quitting leaves a run
+//! training.
 mod common;
 
 use ratatui::backend::TestBackend;
@@ -49,6 +51,7 @@ fn a_real_run_from_launch_to_finish() {
         profile_dirs: vec![(profiles.clone(), false)],
         initial_profile: Some(path),
         theme: Theme::new(ColorMode::None),
+        trainer_exe: env!("CARGO_BIN_EXE_rifle-tui").into(),
     });
     assert!(app.profiles.is_valid(), "{:?}", app.profiles.problems);
     app.handle_key(KeyEvent::new(KeyCode::Enter, KeyModifiers::NONE));
@@ -65,6 +68,33 @@ fn a_real_run_from_launch_to_finish() {
     tick_until(&mut app, "PeriodChanged", |a| a.live.pending.is_none());
     assert_eq!(app.live.period, Some(1.25));
     let next = app.live.next_reinit().expect("a re-init is still to come");
+
+    // Detach: the run trains on in its own process; the Runs screen marks it live.
+    let name = app.live.run.clone();
+    app.handle_key(key('d'));
+    assert!(!app.has_engine());
+    assert_eq!(app.screen, ScreenId::Runs, "{:?}", app.status);
+    let row = app.runs.selected_row().expect("the run is listed").clone();
+    assert_eq!(row.name, name);
+    assert!(row.live, "{row:?}");
+    assert_eq!(row.status, Status::Running);
+    let pid = rifle_tui::runs::store::read_run(&row.path)
+        .unwrap()
+        .summary
+        .pid;
+    assert_ne!(
+        pid,
+        std::process::id(),
+        "the run trains in a process of its own"
+    );
+    // Enter attaches again: the whole history, then the live tail.
+    app.handle_key(KeyEvent::new(KeyCode::Enter, KeyModifiers::NONE));
+    assert!(app.has_engine(), "{:?}", app.status);
+    assert_eq!(app.screen, ScreenId::Monitor);
+    tick_until(&mut app, "the history", |a| {
+        a.live.phase == RunPhase::Paused && a.live.period == Some(1.25)
+    });
+    assert_eq!(app.live.next_reinit(), Some(next));
     app.handle_key(key(' '));
     tick_until(&mut app, "the end", |a| a.live.phase.is_over());
     assert_eq!(app.live.phase, RunPhase::Finished, "{:?}", app.live.log);
@@ -143,4 +173,51 @@ fn a_real_run_from_launch_to_finish() {
     assert_eq!(summary.status, Status::Finished);
     // The Runs screen has it.
     assert!(app.runs.rows.iter().any(|r| r.status == Status::Finished));
+}
+
+#[test]
+fn quitting_leaves_a_detached_run_training() {
+    let tmp = tempfile::tempdir().unwrap();
+    let profiles = tmp.path().join("profiles");
+    std::fs::create_dir_all(&profiles).unwrap();
+    let path = common::write(
+        &profiles,
+        "long.yaml",
+        &common::tiny_profile(500, "  period_epochs: 2"),
+    );
+    let runs = tmp.path().join("runs");
+    let config = Config {
+        runs_dir: runs.clone(),
+        profile_dirs: vec![(profiles.clone(), false)],
+        initial_profile: Some(path),
+        theme: Theme::new(ColorMode::None),
+        trainer_exe: env!("CARGO_BIN_EXE_rifle-tui").into(),
+    };
+    let mut app = App::new(config.clone());
+    app.handle_key(KeyEvent::new(KeyCode::Enter, KeyModifiers::NONE));
+    tick_until(&mut app, "Started", |a| a.live.has_run());
+    app.handle_key(key('q'));
+    assert!(!app.should_quit(), "quitting asks first");
+    let question = app.confirm.as_ref().expect("a question").question.clone();
+    assert!(question.contains("The run trains on"), "{question}");
+    app.handle_key(key('y'));
+    assert!(app.should_quit());
+    drop(app);
+
+    // A new app (the user back after a dropped connection) finds it and attaches.
+    let run = RunStore::new(&runs).resolve("last").unwrap();
+    let pid = rifle_tui::runs::store::read_run(&run).unwrap().summary.pid;
+    let mut again = App::new(config);
+    again.attach_newest_live();
+    assert!(again.has_engine(), "{:?}", again.status);
+    tick_until(&mut again, "steps after re-attaching", |a| a.live.step > 0);
+    assert!(std::path::Path::new(&format!("/proc/{pid}")).exists());
+
+    // `q`, then `s`: stop it, then quit once it has stopped.
+    again.handle_key(key('q'));
+    again.handle_key(key('s'));
+    tick_until(&mut again, "the stop", |a| a.should_quit());
+    assert_eq!(again.live.phase, RunPhase::Stopped);
+    let summary = rifle_tui::runs::store::read_run(&run).unwrap().summary;
+    assert_eq!(summary.status, Status::Stopped);
 }

@@ -37,14 +37,26 @@ struct Rig {
 
 impl Rig {
     fn new() -> Self {
+        Self::with(FakeLink::default())
+    }
+
+    /// Attached to a detached trainer's run.
+    fn detached() -> Self {
+        Self::with(FakeLink {
+            detachable: true,
+            ..FakeLink::default()
+        })
+    }
+
+    fn with(engine: FakeLink) -> Self {
         let tmp = tempfile::tempdir().unwrap();
         let mut app = App::new(Config {
             runs_dir: tmp.path().join("runs"),
             profile_dirs: vec![],
             initial_profile: None,
             theme: Theme::new(ColorMode::None),
+            trainer_exe: env!("CARGO_BIN_EXE_rifle-tui").into(),
         });
-        let engine = FakeLink::default();
         app.attach_engine(Box::new(engine.clone()));
         engine.push(started(Some(2.0)));
         app.tick();
@@ -216,4 +228,46 @@ fn help_lists_every_monitor_key() {
     }
     r.code(KeyCode::Esc);
     assert!(!r.app.show_help);
+}
+
+#[test]
+fn d_detaches_from_a_detached_run_without_a_command() {
+    let mut r = Rig::detached();
+    r.press('d');
+    assert!(!r.app.has_engine());
+    assert_eq!(r.app.screen, ScreenId::Runs);
+    assert!(
+        r.engine.sent().is_empty(),
+        "detaching sends nothing: the run trains on"
+    );
+    let (text, error) = r.app.status.clone().unwrap();
+    assert!(!error && text.contains("goes on training"), "{text}");
+    // A run inside the app cannot be left behind.
+    let mut r = Rig::new();
+    r.press('d');
+    assert!(r.app.has_engine());
+    assert!(r.app.status.as_ref().is_some_and(|s| s.1));
+}
+
+#[test]
+fn quitting_while_attached_leaves_the_run_or_stops_it() {
+    let mut r = Rig::detached();
+    r.press('q');
+    let q = r.app.confirm.as_ref().expect("asks").question.clone();
+    assert!(q.contains("s: stop it first"), "{q}");
+    r.press('y');
+    assert!(r.app.should_quit());
+    assert!(r.engine.sent().is_empty(), "y leaves it training");
+
+    let mut r = Rig::detached();
+    r.press('q');
+    r.press('s');
+    assert_eq!(r.engine.sent(), vec![Command::Stop]);
+    assert!(!r.app.should_quit(), "waits for the run to stop");
+    r.event(Event::Stopped {
+        epochs: 0,
+        reason: "stopped by request".into(),
+        seconds: 1.0,
+    });
+    assert!(r.app.should_quit());
 }

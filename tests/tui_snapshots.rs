@@ -284,6 +284,7 @@ fn fixture() -> Fixture {
         profile_dirs: vec![(profiles.clone(), false)],
         initial_profile: Some(profiles.join("demo.yaml")),
         theme: Theme::new(ColorMode::Ansi16),
+        trainer_exe: env!("CARGO_BIN_EXE_rifle-tui").into(),
     });
     Fixture {
         _tmp: tmp,
@@ -350,6 +351,35 @@ fn runs_table() {
     fx.app.handle_key(key('3'));
     fx.app.handle_key(key(' '));
     snap("runs", &fx.app);
+}
+
+#[test]
+fn runs_marks_a_live_run_that_enter_attaches_to() {
+    let mut fx = fixture();
+    let runs = fx._tmp.path().join("runs");
+    let name = "20261204-160000-demo";
+    let events: Vec<Event> = run_events(name, true, 6, None, 0.9)
+        .into_iter()
+        .take_while(|e| !matches!(e, Event::Step(m) if m.step > 42))
+        .collect();
+    write_run(&runs, name, &events);
+    // Trained by a live process (this one) that serves it.
+    let path = runs.join(name).join("summary.json");
+    let mut s: Summary = serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
+    s.pid = std::process::id();
+    std::fs::write(&path, serde_json::to_vec(&s).unwrap()).unwrap();
+    std::fs::write(runs.join(name).join("control.sock"), "").unwrap();
+    fx.app.handle_key(key('3'));
+    fx.app.handle_key(key('R'));
+    let row = fx.app.runs.selected_row().unwrap().clone();
+    assert_eq!(row.name, name);
+    assert!(row.live);
+    snap("runs_live", &fx.app);
+    // Enter attaches; the socket here is a plain file, so it says why it cannot.
+    fx.app.handle_key(code(KeyCode::Enter));
+    assert!(!fx.app.has_engine());
+    let (text, error) = fx.app.status.clone().unwrap();
+    assert!(error && text.contains("control.sock"), "{text}");
 }
 
 #[test]

@@ -228,6 +228,7 @@ fn drive_tui(engine: crate::train::EngineHandle) -> Option<Event> {
         profile_dirs: Vec::new(),
         initial_profile: None,
         theme: crate::tui::theme::Theme::new(crate::tui::theme::ColorMode::Ansi16),
+        trainer_exe: std::path::PathBuf::from("rifle-tui"),
     });
     app.attach_engine(Box::new(Tap {
         inner: crate::tui::engine_link::HandleLink::new(engine),

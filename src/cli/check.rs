@@ -2,11 +2,11 @@
 use super::ProfileArgs;
 use crate::data::image_folder;
 use crate::model;
-use crate::profile::{load_profile, DataSource};
+use crate::profile::DataSource;
 use tch::Device;
 
 pub fn run(args: &ProfileArgs) -> Result<i32, String> {
-    let loaded = load_profile(&args.profile, &args.overrides).map_err(|e| e.to_string())?;
+    let loaded = args.load()?;
     let p = &loaded.profile;
     for w in &loaded.warnings {
         eprintln!("warning: {w}");

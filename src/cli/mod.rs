@@ -33,13 +33,28 @@ pub enum Commands {
         profile: Option<PathBuf>,
     },
     /// Train a profile headless; exit code 0 only when the run finished.
-    Train(ProfileArgs),
+    ///
+    /// PROFILE `-` reads the profile from standard input. Any front end can attach to
+    /// the run while it trains (`rifle-tui attach`).
+    Train {
+        #[command(flatten)]
+        args: ProfileArgs,
+        #[command(flatten)]
+        detach: DetachArgs,
+    },
     /// Validate a profile, its data and its weights without training.
     Check(ProfileArgs),
     /// Continue a stopped, failed or interrupted run in its folder from its last epoch end.
     Resume {
         /// A run folder, its name, a unique part of it, or `last`.
         run: String,
+        #[command(flatten)]
+        detach: DetachArgs,
+    },
+    /// Open the terminal UI attached to a live run (default: the newest live one).
+    Attach {
+        /// A run folder, its name, a unique part of it, or `last`.
+        run: Option<String>,
     },
     /// List, show, compare and export saved runs.
     Runs {
@@ -60,6 +75,33 @@ pub struct ProfileArgs {
     /// Override a profile key, e.g. --set rifle.period_epochs=2 (repeatable).
     #[arg(long = "set", value_name = "KEY=VALUE")]
     pub overrides: Vec<String>,
+}
+
+impl ProfileArgs {
+    /// Loads the profile with its overrides; `-` reads it from standard input (relative
+    /// paths in it then resolve against the current folder).
+    pub fn load(&self) -> Result<crate::profile::LoadedProfile, String> {
+        if self.profile.as_os_str() == "-" {
+            let mut text = String::new();
+            std::io::Read::read_to_string(&mut std::io::stdin(), &mut text)
+                .map_err(|e| format!("cannot read the profile from standard input: {e}"))?;
+            crate::profile::parse_profile(&text, std::path::Path::new("<stdin>"), &self.overrides)
+        } else {
+            crate::profile::load_profile(&self.profile, &self.overrides)
+        }
+        .map_err(|e| e.to_string())
+    }
+}
+
+#[derive(Debug, Clone, Copy, clap::Args)]
+pub struct DetachArgs {
+    /// Train in a background process of its own session, which survives this terminal,
+    /// SSH connection and SIGHUP; prints the run folder and returns at once.
+    #[arg(long)]
+    pub detach: bool,
+    /// The background process itself (started by --detach and by the TUI).
+    #[arg(long, hide = true, conflicts_with = "detach")]
+    pub detached_child: bool,
 }
 
 #[derive(Debug, Subcommand)]
@@ -105,9 +147,10 @@ pub fn main() -> i32 {
     let result = match cli.command {
         None => crate::tui::run(&runs_dir, None),
         Some(Commands::Tui { profile }) => crate::tui::run(&runs_dir, profile),
-        Some(Commands::Train(args)) => train::run(&args, &runs_dir),
+        Some(Commands::Train { args, detach }) => train::run(&args, detach, &runs_dir),
         Some(Commands::Check(args)) => check::run(&args),
-        Some(Commands::Resume { run }) => train::resume(&run, &runs_dir),
+        Some(Commands::Resume { run, detach }) => train::resume(&run, detach, &runs_dir),
+        Some(Commands::Attach { run }) => crate::tui::attach(&runs_dir, run.as_deref()),
         Some(Commands::Runs { command }) => runs::run(command, &runs_dir),
         Some(Commands::Bench(args)) => bench::run(&args),
         Some(Commands::ImportWeights(args)) => import_weights::run(&args),

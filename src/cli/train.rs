@@ -1,28 +1,82 @@
 //! `rifle-tui train` and `rifle-tui resume`: a run headless, for scripts, job schedulers
-//! and CI, often over SSH.
+//! and CI, often over SSH; in the foreground, or detached into a process of its own.
 use super::progress::Progress;
-use super::ProfileArgs;
-use crate::profile::load_profile;
+use super::{DetachArgs, ProfileArgs};
 use crate::protocol::{Command, Event};
+use crate::remote::detach::{self, Detached, Job};
 use crate::runs::RunStore;
 use crate::train::session::{self, Session};
 use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
 use std::path::Path;
 
-pub fn run(args: &ProfileArgs, runs_dir: &Path) -> Result<i32, String> {
-    let loaded = load_profile(&args.profile, &args.overrides).map_err(|e| e.to_string())?;
+pub fn run(args: &ProfileArgs, mode: DetachArgs, runs_dir: &Path) -> Result<i32, String> {
+    // Every mistake in the profile is said here, on the user's terminal.
+    let loaded = args.load()?;
+    if mode.detach {
+        for w in &loaded.warnings {
+            say(&format!("warning: {w}"));
+        }
+        let yaml = loaded.profile.to_yaml();
+        let started = detach::launch(
+            &this_binary()?,
+            Job::Train {
+                profile_yaml: &yaml,
+            },
+            runs_dir,
+        )?;
+        return Ok(tell_detached(&started));
+    }
     // The engine records the loader's warnings in the run and reports them as events.
     let session = session::start(&loaded.profile, &loaded.warnings, runs_dir)?;
-    say(&format!("run folder: {}", session.dir.path.display()));
+    begin(&session, mode)?;
     drive(session)
 }
 
 /// `rifle-tui resume RUN`: continues a stopped, failed or interrupted run in its folder.
-pub fn resume(run: &str, runs_dir: &Path) -> Result<i32, String> {
+pub fn resume(run: &str, mode: DetachArgs, runs_dir: &Path) -> Result<i32, String> {
     let path = RunStore::new(runs_dir).resolve(run)?;
+    if mode.detach {
+        let started = detach::launch(&this_binary()?, Job::Resume { run: &path }, runs_dir)?;
+        return Ok(tell_detached(&started));
+    }
     let session = session::resume(&path)?;
-    say(&format!("run folder: {}", session.dir.path.display()));
+    begin(&session, mode)?;
     drive(session)
+}
+
+fn this_binary() -> Result<std::path::PathBuf, String> {
+    std::env::current_exe().map_err(|e| format!("cannot find this program's own file: {e}"))
+}
+
+/// The detached trainer's start: say where the run is, on the pipe its parent reads,
+/// and from then on write to the run folder only.
+fn begin(session: &Session, mode: DetachArgs) -> Result<(), String> {
+    if mode.detached_child {
+        detach::report_ready(&session.dir.path)
+    } else {
+        say(&format!("run folder: {}", session.dir.path.display()));
+        Ok(())
+    }
+}
+
+fn tell_detached(started: &Detached) -> i32 {
+    let name = started
+        .run_dir
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    // Standard output carries the folder alone, for scripts: `dir=$(rifle-tui train --detach p.yaml)`.
+    println!("{}", started.run_dir.display());
+    say(&format!(
+        "training in the background (pid {}), detached from this terminal\n  \
+         watch:  rifle-tui attach {name}\n  \
+         log:    {}\n  \
+         stop:   kill -TERM {} (checkpoints, then ends as stopped)",
+        started.pid,
+        started.run_dir.join(detach::LOG_FILE).display(),
+        started.pid,
+    ));
+    0
 }
 
 /// Shows the run's progress until it ends; the exit code is 0 only when it finished.
@@ -69,7 +123,7 @@ fn drive(session: Session) -> Result<i32, String> {
             break;
         }
     }
-    session.engine.join();
+    session.join();
     Ok(code)
 }
 

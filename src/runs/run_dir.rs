@@ -6,6 +6,8 @@ pub const PROFILE_FILE: &str = "profile.yaml";
 pub const EVENTS_FILE: &str = "events.jsonl";
 pub const SUMMARY_FILE: &str = "summary.json";
 pub const CHECKPOINTS_DIR: &str = "checkpoints";
+/// The trainer's control socket, there while a process trains the run (see `remote`).
+pub const SOCKET_FILE: &str = "control.sock";
 
 /// A run's folder and the names of what it holds.
 #[derive(Debug, Clone, PartialEq)]

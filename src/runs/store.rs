@@ -102,7 +102,10 @@ pub fn read_run(path: &Path) -> Result<StoredRun, String> {
             s
         }
     };
-    if summary.status == Status::Running && !process_alive(summary.pid) {
+    // The trainer's lock says whether it lives; the pid, for runs without a lock file.
+    let alive =
+        || crate::remote::lock::is_held(&dir.path).unwrap_or_else(|| process_alive(summary.pid));
+    if summary.status == Status::Running && !alive() {
         summary.status = Status::Interrupted;
     }
     Ok(StoredRun { dir, summary })
@@ -151,6 +154,21 @@ mod tests {
         );
         assert_eq!(read_run(&dead).unwrap().summary.status, Status::Interrupted);
         assert_eq!(read_run(&alive).unwrap().summary.status, Status::Running);
+        // A lock file nobody holds outranks a pid that happens to be alive (reused).
+        let stale = make_run(
+            tmp.path(),
+            "20260101-000002-c",
+            std::process::id(),
+            Status::Running,
+        );
+        std::fs::write(stale.join(crate::remote::lock::LOCK_FILE), "1\n").unwrap();
+        assert_eq!(
+            read_run(&stale).unwrap().summary.status,
+            Status::Interrupted
+        );
+        let held = crate::remote::lock::RunLock::acquire(&stale).unwrap();
+        assert_eq!(read_run(&stale).unwrap().summary.status, Status::Running);
+        drop(held);
     }
 
     #[test]

@@ -1,9 +1,14 @@
-//! A run with a home: its folder is made and the engine started with the folder's
-//! recorder as its event sink. The CLI and the TUI both start runs through here.
+//! A run with a home: its folder is made (or, resuming, taken over) under its lock, the
+//! engine started with the folder's recorder as its event sink, and the run served on
+//! its control socket for front ends to attach to. Every trainer starts runs here.
 use super::engine::{spawn, spawn_resumed, EngineHandle, RunSpec};
 use super::resume::ResumeState;
 use crate::profile::{parse_profile, Profile};
-use crate::runs::run_dir::PROFILE_FILE;
+use crate::remote::hub::{Hub, ServedSink};
+use crate::remote::lock::RunLock;
+use crate::remote::server::{self, Server};
+use crate::remote::ServerMessage;
+use crate::runs::run_dir::{EVENTS_FILE, PROFILE_FILE, SOCKET_FILE};
 use crate::runs::store::read_run;
 use crate::runs::{Recorder, RunDir, Status};
 use std::path::Path;
@@ -11,6 +16,63 @@ use std::path::Path;
 pub struct Session {
     pub dir: RunDir,
     pub engine: EngineHandle,
+    server: Option<Server>,
+    /// Held until the session ends: the run's one writer.
+    _lock: RunLock,
+}
+
+impl Session {
+    /// Waits for the engine to end, lets attached front ends take the last events, then
+    /// closes the socket and lets go of the run.
+    pub fn join(self) {
+        self.engine.join();
+        if let Some(s) = self.server {
+            s.shutdown();
+        }
+    }
+}
+
+/// Records into `dir` and serves it: binds the socket first, so a run that cannot be
+/// served says so among its first events, and still trains.
+fn serve_and_spawn(
+    dir: RunDir,
+    lock: RunLock,
+    recorder: Recorder,
+    mut spec: RunSpec,
+    resume: Option<ResumeState>,
+) -> Session {
+    let socket = dir.file(SOCKET_FILE);
+    let listener = match server::bind(&socket) {
+        Ok(l) => Some(l),
+        Err(e) => {
+            spec.warnings.push(format!(
+                "cannot open the control socket ({e}); the run trains and is recorded as \
+                 usual, but no front end can attach to it"
+            ));
+            None
+        }
+    };
+    let hub = Hub::new(dir.file(EVENTS_FILE));
+    let sink = Box::new(ServedSink {
+        recorder,
+        hub: hub.clone(),
+    });
+    let engine = match resume {
+        Some(state) => spawn_resumed(spec, sink, state),
+        None => spawn(spec, sink),
+    };
+    let hello = ServerMessage::Hello {
+        run: dir.name.clone(),
+        pid: std::process::id(),
+    };
+    let server =
+        listener.and_then(|l| Server::start(l, socket, hub, engine.commands.clone(), hello).ok());
+    Session {
+        dir,
+        engine,
+        server,
+        _lock: lock,
+    }
 }
 
 /// Creates the run folder under `runs_dir` and starts training `profile` into it.
@@ -18,6 +80,7 @@ pub struct Session {
 pub fn start(profile: &Profile, warnings: &[String], runs_dir: &Path) -> Result<Session, String> {
     let cannot = |e: std::io::Error| format!("cannot create the run folder: {e}");
     let dir = RunDir::create(runs_dir, &profile.name, &profile.to_yaml()).map_err(cannot)?;
+    let lock = RunLock::acquire(&dir.path)?;
     let recorder = Recorder::new(&dir, &profile.name, profile.train.epochs).map_err(cannot)?;
     let spec = RunSpec {
         profile: profile.clone(),
@@ -25,8 +88,7 @@ pub fn start(profile: &Profile, warnings: &[String], runs_dir: &Path) -> Result<
         checkpoint_dir: Some(dir.checkpoints()),
         warnings: warnings.to_vec(),
     };
-    let engine = spawn(spec, Box::new(recorder));
-    Ok(Session { dir, engine })
+    Ok(serve_and_spawn(dir, lock, recorder, spec, None))
 }
 
 /// Continues the run in `run_path` (stopped, failed or interrupted) from its last
@@ -45,6 +107,8 @@ pub fn resume(run_path: &Path) -> Result<Session, String> {
         Status::Stopped | Status::Failed | Status::Interrupted => {}
     }
     let dir = run.dir;
+    // Two resumes at once: the second finds the first's lock.
+    let lock = RunLock::acquire(&dir.path)?;
     let state = ResumeState::read(&dir.checkpoints())?.ok_or_else(|| {
         format!(
             "run {name} has no epoch-end checkpoint to resume from (it never finished an epoch)"
@@ -84,6 +148,5 @@ pub fn resume(run_path: &Path) -> Result<Session, String> {
         checkpoint_dir: Some(dir.checkpoints()),
         warnings: Vec::new(),
     };
-    let engine = spawn_resumed(spec, Box::new(recorder), state);
-    Ok(Session { dir, engine })
+    Ok(serve_and_spawn(dir, lock, recorder, spec, Some(state)))
 }

@@ -314,7 +314,7 @@ impl Trainer<'_> {
                         self.reinit_head(out, end)?;
                     }
                 }
-                if self.step % log_every == 0 || last_of_epoch {
+                if self.step.is_multiple_of(log_every) || last_of_epoch {
                     // The one host sync of a logging window.
                     let mean = window_loss.double_value(&[]) / window_steps as f64;
                     if !mean.is_finite() {
@@ -339,7 +339,7 @@ impl Trainer<'_> {
                     window_images = 0;
                     window_start = Instant::now();
                 }
-                if self.step % layer_every == 0 {
+                if self.step.is_multiple_of(layer_every) {
                     let (layers, head) = self.monitor.measure();
                     out.emit(Event::LayerUpdate {
                         epoch: end,

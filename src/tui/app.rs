@@ -1,6 +1,6 @@
 //! The application: screens' states, the engine link, and the one place keys become
 //! actions. Pure apart from file operations, so tests drive it with a TestBackend.
-use super::engine_link::{EngineLink, HandleLink};
+use super::engine_link::{EngineLink, SocketLink};
 use super::keys::{self, Action, ScreenId};
 use super::monitor_state::{fmt_epochs, MonitorState, RunPhase};
 use super::screens::compare::CompareState;
@@ -10,15 +10,17 @@ use super::screens::runs::RunsState;
 use super::screens::{compare, help, monitor, profiles, runs};
 use super::theme::Theme;
 use crate::protocol::{Command, Event};
+use crate::remote::detach::{self, Job};
+use crate::runs::run_dir::SOCKET_FILE;
 use crate::runs::store::read_log;
-use crate::runs::{RunDir, RunStore};
+use crate::runs::{RunDir, RunStore, Status};
 use ratatui::crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::symbols::Marker;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::Paragraph;
 use ratatui::Frame;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 /// Where the app finds things; tests point it at temporary folders.
 #[derive(Debug, Clone)]
@@ -28,6 +30,8 @@ pub struct Config {
     pub profile_dirs: Vec<(PathBuf, bool)>,
     pub initial_profile: Option<PathBuf>,
     pub theme: Theme,
+    /// The program that trains launched runs in processes of their own (this binary).
+    pub trainer_exe: PathBuf,
 }
 
 /// What the app asks of the loop around it (things that need the real terminal).
@@ -55,6 +59,8 @@ pub struct Prompt {
 pub enum ConfirmKind {
     Stop,
     QuitAndStop,
+    /// Quit while attached to a run that goes on without the app: `s` stops it first.
+    QuitLeavingRun,
     Delete(PathBuf),
 }
 
@@ -82,6 +88,7 @@ pub struct App {
     pub status: Option<(String, bool)>,
     engine: Option<Box<dyn EngineLink>>,
     store: RunStore,
+    trainer_exe: PathBuf,
     quit: bool,
     quit_after_stop: bool,
     dirty: bool,
@@ -109,6 +116,7 @@ impl App {
             status: None,
             engine: None,
             store,
+            trainer_exe: config.trainer_exe,
             quit: false,
             quit_after_stop: false,
             dirty: true,
@@ -165,7 +173,64 @@ impl App {
             self.apply_engine_event(e);
             n += 1;
         }
+        if let Some(why) = self.engine.as_ref().and_then(|l| l.lost()) {
+            self.engine = None;
+            self.live.note(why.clone());
+            self.complain(why);
+            self.runs.reload(&self.store);
+            self.dirty = true;
+            if self.quit_after_stop {
+                self.quit = true;
+            }
+        }
         n
+    }
+
+    /// Attaches to the live run in `run_dir`: its whole history, then its live events.
+    pub fn attach_run(&mut self, run_dir: &Path) -> Result<(), String> {
+        let link = SocketLink::connect(&run_dir.join(SOCKET_FILE))?;
+        let name = RunDir::open(run_dir).name;
+        self.attach_named(Box::new(link), &name);
+        self.screen = ScreenId::Monitor;
+        Ok(())
+    }
+
+    /// At start-up: back to the newest run that is training, if one is.
+    pub fn attach_newest_live(&mut self) {
+        let newest = self
+            .runs
+            .rows
+            .iter()
+            .filter(|r| r.live)
+            .max_by(|a, b| a.name.cmp(&b.name))
+            .map(|r| (r.path.clone(), r.name.clone()));
+        if let Some((path, name)) = newest {
+            let screen = self.screen;
+            match self.attach_run(&path) {
+                Ok(()) => self.say(format!(
+                    "attached to {name}, which is training (2 shows it, d detaches)"
+                )),
+                Err(e) => self.complain(e),
+            }
+            self.screen = screen;
+        }
+    }
+
+    /// Leaves the live run to train on its own.
+    fn detach(&mut self) {
+        match self.engine.as_ref() {
+            Some(l) if l.detachable() => {}
+            Some(_) => return self.complain("this run trains inside the app; it cannot detach"),
+            None => return self.complain("not attached to a run"),
+        }
+        self.engine = None;
+        let name = std::mem::take(&mut self.live.run);
+        self.live = super::monitor_state::MonitorState::new(true);
+        self.runs.reload(&self.store);
+        self.screen = ScreenId::Runs;
+        self.say(format!(
+            "detached from {name}; it goes on training (Enter on it attaches again)"
+        ));
     }
 
     pub fn apply_engine_event(&mut self, event: Event) {
@@ -211,6 +276,9 @@ impl App {
         if let Some(c) = self.confirm.take() {
             match key.code {
                 KeyCode::Char('y') | KeyCode::Char('Y') => self.confirmed(c.kind),
+                KeyCode::Char('s') if c.kind == ConfirmKind::QuitLeavingRun => {
+                    self.confirmed(ConfirmKind::QuitAndStop)
+                }
                 KeyCode::Char('n') | KeyCode::Char('N') | KeyCode::Esc => self.say("cancelled"),
                 _ if ctrl_c => self.say("cancelled"),
                 // Anything else leaves the question up: a stray key must not answer it.
@@ -252,6 +320,14 @@ impl App {
                 if self.quit_after_stop {
                     // Asked to stop already and still waiting: a second quit does not wait.
                     self.quit = true;
+                } else if self.live.controllable()
+                    && self.engine.as_ref().is_some_and(|l| l.detachable())
+                {
+                    self.confirm = Some(Confirm {
+                        kind: ConfirmKind::QuitLeavingRun,
+                        question: "Quit? The run trains on. (y: quit, s: stop it first, n: cancel)"
+                            .into(),
+                    });
                 } else if self.live.controllable() {
                     self.confirm = Some(Confirm {
                         kind: ConfirmKind::QuitAndStop,
@@ -321,6 +397,10 @@ impl App {
             Action::Up => v.layer_scroll = v.layer_scroll.saturating_sub(1),
             Action::PageDown => v.log_scroll = (v.log_scroll + 5).min(n_log),
             Action::PageUp => v.log_scroll = v.log_scroll.saturating_sub(5),
+            Action::Detach if self.replay.is_some() => {
+                self.complain("this is a saved run; press 2 again for the live one")
+            }
+            Action::Detach => self.detach(),
             _ => self.monitor_command(action),
         }
     }
@@ -389,6 +469,18 @@ impl App {
                 };
                 if self.live.has_run() && self.live.run == row.name {
                     self.replay = None;
+                } else if row.live {
+                    if self.live.controllable() {
+                        return self.complain(format!(
+                            "attached to {} already; detach from it (d on the Monitor) first",
+                            self.live.run
+                        ));
+                    }
+                    if let Err(e) = self.attach_run(&row.path) {
+                        self.runs.reload(&self.store);
+                        return self.complain(e);
+                    }
+                    self.say(format!("attached to {}", row.name));
                 } else {
                     match read_log(&RunDir::open(&row.path)) {
                         Ok(log) => {
@@ -410,7 +502,7 @@ impl App {
             }
             Action::Delete => {
                 if let Some(row) = self.runs.selected_row() {
-                    if self.live.controllable() && self.live.run == row.name {
+                    if row.live || (self.live.controllable() && self.live.run == row.name) {
                         return self.complain("that run is training; stop it first");
                     }
                     self.confirm = Some(Confirm {
@@ -419,6 +511,7 @@ impl App {
                     });
                 }
             }
+            Action::ResumeRun => self.resume_selected(),
             Action::Compare => {
                 let paths = self.runs.marked_paths();
                 if paths.len() < 2 {
@@ -520,14 +613,53 @@ impl App {
             }
             Some(Ok(l)) => l,
         };
-        match crate::train::session::start(&loaded.profile, &loaded.warnings, &self.store.root) {
-            Ok(session) => {
-                self.attach_named(Box::new(HandleLink::new(session.engine)), &session.dir.name);
+        let yaml = loaded.profile.to_yaml();
+        self.start_trainer(Job::Train {
+            profile_yaml: &yaml,
+        });
+    }
+
+    /// Starts a detached trainer (it outlives the app) and attaches to it.
+    fn start_trainer(&mut self, job: Job<'_>) {
+        let resuming = matches!(job, Job::Resume { .. });
+        match detach::launch(&self.trainer_exe, job, &self.store.root) {
+            Ok(started) => {
+                let name = RunDir::open(&started.run_dir).name;
+                match self.attach_run(&started.run_dir) {
+                    Ok(()) => self.say(format!(
+                        "{} {name} in process {} (d detaches; it trains on)",
+                        if resuming { "resumed" } else { "launched" },
+                        started.pid
+                    )),
+                    Err(e) => self.complain(e),
+                }
                 self.runs.reload(&self.store);
-                self.screen = ScreenId::Monitor;
-                self.say(format!("launched {}", session.dir.name));
             }
-            Err(e) => self.complain(e),
+            Err(e) => self.complain(format!("cannot start the run: {e}")),
+        }
+    }
+
+    /// The Runs screen's `r`: continue the selected run where it stopped.
+    fn resume_selected(&mut self) {
+        let Some(row) = self.runs.selected_row().cloned() else {
+            return;
+        };
+        if self.live.controllable() {
+            return self.complain(format!(
+                "attached to {} already; detach from it (d on the Monitor) first",
+                self.live.run
+            ));
+        }
+        match row.status {
+            Status::Running => {
+                self.complain(format!("{} is training; Enter attaches to it", row.name))
+            }
+            Status::Finished => {
+                self.complain(format!("{} has finished; nothing to resume", row.name))
+            }
+            Status::Stopped | Status::Failed | Status::Interrupted => {
+                self.start_trainer(Job::Resume { run: &row.path })
+            }
         }
     }
 
@@ -584,6 +716,7 @@ impl App {
     fn confirmed(&mut self, kind: ConfirmKind) {
         match kind {
             ConfirmKind::Stop => self.send(Command::Stop, "stop".into()),
+            ConfirmKind::QuitLeavingRun => self.quit = true,
             ConfirmKind::QuitAndStop => {
                 self.quit_after_stop = true;
                 self.send(Command::Stop, "stop, then quit".into());

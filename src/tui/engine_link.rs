@@ -1,8 +1,10 @@
 //! The running engine as the UI sees it: send commands, poll events. A trait so tests can
 //! inject events and capture commands without training anything.
 use crate::protocol::{Command, Event};
+use crate::remote::{Incoming, RemoteRun, ServerMessage};
 use crate::train::engine::EngineHandle;
 use std::collections::VecDeque;
+use std::path::Path;
 use std::sync::mpsc::TryRecvError;
 use std::sync::{Arc, Mutex};
 
@@ -11,6 +13,94 @@ pub trait EngineLink {
     fn send(&mut self, command: Command) -> bool;
     /// The next pending event, never blocking.
     fn try_recv(&mut self) -> Option<Event>;
+    /// Why the link ended without the run's last event (a trainer that died, a dropped
+    /// connection); checked once the events are drained.
+    fn lost(&self) -> Option<String> {
+        None
+    }
+    /// Whether the run goes on without this app (a separate trainer process).
+    fn detachable(&self) -> bool {
+        false
+    }
+}
+
+/// A trainer process reached on its control socket (see `remote`).
+pub struct SocketLink {
+    remote: RemoteRun,
+    /// The history, held until it is whole so what a resume superseded can be left out.
+    history: Option<Vec<Event>>,
+    ready: VecDeque<Event>,
+    ended: bool,
+    lost: Option<String>,
+}
+
+impl SocketLink {
+    pub fn connect(socket: &Path) -> Result<Self, String> {
+        Ok(Self {
+            remote: RemoteRun::connect(socket)?,
+            history: Some(Vec::new()),
+            ready: VecDeque::new(),
+            ended: false,
+            lost: None,
+        })
+    }
+
+    fn take(&mut self, incoming: Incoming) {
+        match incoming {
+            Incoming::Message(ServerMessage::Event { event }) => {
+                self.ended |= event.is_terminal();
+                match &mut self.history {
+                    Some(h) => h.push(event),
+                    None => self.ready.push_back(event),
+                }
+            }
+            Incoming::Message(ServerMessage::Live) => {
+                if let Some(h) = self.history.take() {
+                    let current = crate::runs::export::current_history(&h);
+                    self.ready.extend(current.into_iter().cloned());
+                }
+            }
+            Incoming::Message(ServerMessage::Error { message }) => {
+                self.ready.push_back(Event::Warning {
+                    message: format!("trainer: {message}"),
+                })
+            }
+            Incoming::Message(ServerMessage::Hello { .. } | ServerMessage::Accepted { .. }) => {}
+            Incoming::Closed(reason) if !self.ended => {
+                self.lost = Some(match reason {
+                    Some(r) => format!("lost the connection to the trainer ({r})"),
+                    None => "the trainer went away before the run ended".into(),
+                });
+            }
+            Incoming::Closed(_) => {}
+        }
+    }
+}
+
+impl EngineLink for SocketLink {
+    fn send(&mut self, command: Command) -> bool {
+        self.lost.is_none() && !self.ended && self.remote.send(&command).is_ok()
+    }
+
+    fn try_recv(&mut self) -> Option<Event> {
+        while self.ready.is_empty() {
+            let incoming = self.remote.try_recv()?;
+            self.take(incoming);
+        }
+        self.ready.pop_front()
+    }
+
+    fn lost(&self) -> Option<String> {
+        if self.ready.is_empty() {
+            self.lost.clone()
+        } else {
+            None
+        }
+    }
+
+    fn detachable(&self) -> bool {
+        true
+    }
 }
 
 /// A real engine thread started by `train::session::start`.
@@ -52,6 +142,8 @@ impl EngineLink for HandleLink {
 pub struct FakeLink {
     pub sent: Arc<Mutex<Vec<Command>>>,
     pub pending: Arc<Mutex<VecDeque<Event>>>,
+    /// Acts as a detached trainer (the run goes on without the app).
+    pub detachable: bool,
 }
 
 impl FakeLink {
@@ -70,5 +162,8 @@ impl EngineLink for FakeLink {
     }
     fn try_recv(&mut self) -> Option<Event> {
         self.pending.lock().expect("not poisoned").pop_front()
+    }
+    fn detachable(&self) -> bool {
+        self.detachable
     }
 }

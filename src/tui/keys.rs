@@ -47,8 +47,10 @@ pub enum Action {
     Stop,
     ToggleRawLoss,
     ToggleMarker,
+    Detach,
     // Runs
     Open,
+    ResumeRun,
     Delete,
     Mark,
     Compare,
@@ -145,6 +147,7 @@ const MONITOR: &[Binding] = &[
     Binding { keys: &[C(' ')], action: A::PauseResume, help: "pause / resume" },
     Binding { keys: &[C('c')], action: A::CheckpointNow, help: "checkpoint now" },
     Binding { keys: &[C('s')], action: A::Stop, help: "stop (asks y/n)" },
+    Binding { keys: &[C('d')], action: A::Detach, help: "detach (the run trains on)" },
     Binding { keys: &[C('r')], action: A::ToggleRawLoss, help: "raw/EMA loss" },
     Binding { keys: &[C('m')], action: A::ToggleMarker, help: "half-block/braille charts" },
     Binding { keys: &[C('j'), Code(KeyCode::Down)], action: A::Down, help: "scroll layers down" },
@@ -157,7 +160,8 @@ const MONITOR: &[Binding] = &[
 const RUNS: &[Binding] = &[
     Binding { keys: &[C('j'), Code(KeyCode::Down)], action: A::Down, help: "next run" },
     Binding { keys: &[C('k'), Code(KeyCode::Up)], action: A::Up, help: "previous run" },
-    Binding { keys: &[Code(KeyCode::Enter)], action: A::Open, help: "open (in the Monitor)" },
+    Binding { keys: &[Code(KeyCode::Enter)], action: A::Open, help: "open (a live run: attach)" },
+    Binding { keys: &[C('r')], action: A::ResumeRun, help: "resume (a stopped run)" },
     Binding { keys: &[C(' ')], action: A::Mark, help: "mark (for comparison)" },
     Binding { keys: &[C('C')], action: A::Compare, help: "compare (the marked runs)" },
     Binding { keys: &[C('o')], action: A::CycleSort, help: "sort (next column)" },

@@ -33,8 +33,36 @@ pub fn default_profile_dirs() -> Vec<(PathBuf, bool)> {
     dirs
 }
 
+/// `rifle-tui attach [RUN]`: the app, attached to a live run (the newest by default).
+pub fn attach(runs_dir: &Path, run: Option<&str>) -> Result<i32, String> {
+    let store = crate::runs::RunStore::new(runs_dir);
+    let path = match run {
+        Some(q) => store.resolve(q)?,
+        None => store
+            .list()
+            .map_err(|e| e.to_string())?
+            .into_iter()
+            .rev()
+            .find(|r| {
+                r.summary.status == crate::runs::Status::Running
+                    && r.dir.file(crate::runs::run_dir::SOCKET_FILE).exists()
+            })
+            .map(|r| r.dir.path)
+            .ok_or_else(|| format!("no run in {} is training now", runs_dir.display()))?,
+    };
+    open(runs_dir, None, Some(path))
+}
+
 /// Runs the app until the user quits; returns the exit code.
 pub fn run(runs_dir: &Path, profile: Option<PathBuf>) -> Result<i32, String> {
+    open(runs_dir, profile, None)
+}
+
+fn open(
+    runs_dir: &Path,
+    profile: Option<PathBuf>,
+    attach_to: Option<PathBuf>,
+) -> Result<i32, String> {
     if let Some(p) = &profile {
         if !p.is_file() {
             return Err(format!("{}: no such profile", p.display()));
@@ -45,8 +73,15 @@ pub fn run(runs_dir: &Path, profile: Option<PathBuf>) -> Result<i32, String> {
         profile_dirs: default_profile_dirs(),
         initial_profile: profile,
         theme: theme::Theme::new(theme::ColorMode::from_env()),
+        trainer_exe: std::env::current_exe()
+            .map_err(|e| format!("cannot find this program's own file: {e}"))?,
     };
     let mut app = App::new(config);
+    match &attach_to {
+        // Opened again after a dropped connection: back to the run that trains on.
+        None => app.attach_newest_live(),
+        Some(run) => app.attach_run(run)?,
+    }
     let mut term = terminal::enter().map_err(|e| format!("cannot open the terminal: {e}"))?;
     let result = event_loop(&mut term, &mut app);
     terminal::leave();

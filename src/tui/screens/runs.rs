@@ -1,4 +1,5 @@
 //! The Runs screen: saved runs, sortable, filterable, marked for comparison.
+use crate::runs::run_dir::SOCKET_FILE;
 use crate::runs::{RunStore, Status};
 use crate::tui::monitor_state::fmt_duration;
 use crate::tui::theme::Theme;
@@ -22,6 +23,8 @@ pub struct RunRow {
     pub started: String,
     /// Why it stopped or failed.
     pub reason: Option<String>,
+    /// A process trains it now and serves it: Enter attaches.
+    pub live: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -100,6 +103,8 @@ impl RunsState {
                         seconds: r.summary.wall_seconds,
                         started: r.summary.started_at.clone(),
                         reason: r.summary.reason.clone(),
+                        live: r.summary.status == Status::Running
+                            && r.dir.file(SOCKET_FILE).exists(),
                     })
                     .collect();
             }
@@ -265,7 +270,12 @@ pub fn draw(f: &mut Frame, area: Rect, st: &RunsState, theme: &Theme) {
             let mut cells = vec![
                 Cell::from(mark).style(theme.reinit()),
                 Cell::from(r.name.clone()),
-                Cell::from(r.status.to_string()).style(status_style),
+                Cell::from(if r.live {
+                    "● live".to_string()
+                } else {
+                    r.status.to_string()
+                })
+                .style(status_style),
                 Cell::from(pct(r.best)),
                 Cell::from(pct(r.last)),
                 Cell::from(r.reinits.to_string()),
@@ -283,9 +293,16 @@ pub fn draw(f: &mut Frame, area: Rect, st: &RunsState, theme: &Theme) {
         })
         .collect();
     // Why the selected run ended early, if it did: the table has no room for it.
-    let block = match st.selected_row().and_then(|r| r.reason.as_deref()) {
-        Some(reason) => block.title_bottom(Line::styled(format!(" {reason} "), theme.warn())),
-        None => block,
+    let block = match st.selected_row() {
+        Some(r) if r.live => block.title_bottom(Line::styled(
+            " training now: Enter attaches ",
+            theme.accent(),
+        )),
+        Some(RunRow {
+            reason: Some(reason),
+            ..
+        }) => block.title_bottom(Line::styled(format!(" {reason} "), theme.warn())),
+        _ => block,
     };
     let table = Table::new(rows, widths)
         .header(Row::new(header).style(theme.title()))
