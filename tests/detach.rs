@@ -3,7 +3,7 @@
 //! ignoring SIGHUP, locked against a second writer, and resumed detached after kill -9.
 mod common;
 
-use common::{rifle, stderr, stdout, tiny_profile, write};
+use common::{rifle, stderr, stdout, tiny_profile, write, Reaper};
 use rifle_tui::protocol::{Command, Event};
 use rifle_tui::remote::{Incoming, RemoteRun, ServerMessage};
 use rifle_tui::runs::events_file::read_events;
@@ -14,11 +14,11 @@ use std::time::{Duration, Instant};
 const DEADLINE: Duration = Duration::from_secs(120);
 
 /// A temporary folder with a runs folder and a tiny profile in it.
-fn setup(epochs: u32, rifle: &str) -> (tempfile::TempDir, PathBuf, PathBuf) {
+fn setup(epochs: u32, rifle: &str) -> (Reaper, tempfile::TempDir, PathBuf, PathBuf) {
     let tmp = tempfile::tempdir().unwrap();
     let runs = tmp.path().join("runs");
     let profile = write(tmp.path(), "p.yaml", &tiny_profile(epochs, rifle));
-    (tmp, runs, profile)
+    (Reaper(runs.clone()), tmp, runs, profile)
 }
 
 fn train_detached(profile: &Path, runs: &Path) -> std::process::Output {
@@ -163,7 +163,7 @@ impl Client {
 #[test]
 fn a_detached_run_serves_two_clients_in_order_refuses_bad_lines_and_ignores_sighup() {
     // Long enough that it never ends on its own here: the test stops it.
-    let (_tmp, runs, profile) = setup(500, "  period_epochs: 2");
+    let (_reaper, _tmp, runs, profile) = setup(500, "  period_epochs: 2");
     let run = detach(&profile, &runs);
     let socket = run.join("control.sock");
     let mode = std::fs::metadata(&socket).unwrap().permissions().mode();
@@ -271,7 +271,7 @@ fn a_detached_run_serves_two_clients_in_order_refuses_bad_lines_and_ignores_sigh
 
 #[test]
 fn one_writer_per_run_and_a_killed_detached_trainer_resumes_detached() {
-    let (_tmp, runs, profile) = setup(500, "  period_epochs: 2");
+    let (_reaper, _tmp, runs, profile) = setup(500, "  period_epochs: 2");
     let runs_arg = runs.to_str().unwrap().to_string();
     let run = detach(&profile, &runs);
     let name = run.file_name().unwrap().to_str().unwrap().to_string();
@@ -327,7 +327,7 @@ fn one_writer_per_run_and_a_killed_detached_trainer_resumes_detached() {
 
 #[test]
 fn a_bad_profile_is_refused_before_anything_detaches() {
-    let (_tmp, runs, profile) = setup(2, "  period_epochs: 0");
+    let (_reaper, _tmp, runs, profile) = setup(2, "  period_epochs: 0");
     let out = train_detached(&profile, &runs);
     assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
     assert!(stderr(&out).contains("period_epochs"), "{}", stderr(&out));

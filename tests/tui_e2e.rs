@@ -46,6 +46,7 @@ fn a_real_run_from_launch_to_finish() {
         &common::tiny_profile(6, "  period_epochs: 1"),
     );
     let runs = tmp.path().join("runs");
+    let _reaper = common::Reaper(runs.clone());
     let mut app = App::new(Config {
         runs_dir: runs.clone(),
         profile_dirs: vec![(profiles.clone(), false)],
@@ -186,6 +187,7 @@ fn quitting_leaves_a_detached_run_training() {
         &common::tiny_profile(500, "  period_epochs: 2"),
     );
     let runs = tmp.path().join("runs");
+    let _reaper = common::Reaper(runs.clone());
     let config = Config {
         runs_dir: runs.clone(),
         profile_dirs: vec![(profiles.clone(), false)],
@@ -207,10 +209,12 @@ fn quitting_leaves_a_detached_run_training() {
     // A new app (the user back after a dropped connection) finds it and attaches.
     let run = RunStore::new(&runs).resolve("last").unwrap();
     let pid = rifle_tui::runs::store::read_run(&run).unwrap().summary.pid;
-    let mut again = App::new(config);
+    let mut again = App::new(config.clone());
     again.attach_newest_live();
     assert!(again.has_engine(), "{:?}", again.status);
-    tick_until(&mut again, "steps after re-attaching", |a| a.live.step > 0);
+    tick_until(&mut again, "an epoch after re-attaching", |a| {
+        a.live.epochs_done >= 1
+    });
     assert!(std::path::Path::new(&format!("/proc/{pid}")).exists());
 
     // `q`, then `s`: stop it, then quit once it has stopped.
@@ -220,4 +224,26 @@ fn quitting_leaves_a_detached_run_training() {
     assert_eq!(again.live.phase, RunPhase::Stopped);
     let summary = rifle_tui::runs::store::read_run(&run).unwrap().summary;
     assert_eq!(summary.status, Status::Stopped);
+    drop(again);
+
+    // `r` on the Runs screen resumes it, detached, and attaches.
+    let mut third = App::new(config);
+    third.handle_key(key('3'));
+    assert_eq!(third.runs.selected_row().unwrap().status, Status::Stopped);
+    third.handle_key(key('r'));
+    assert!(third.has_engine(), "{:?}", third.status);
+    tick_until(&mut third, "the resumed run", |a| {
+        a.live.phase == RunPhase::Running && a.live.step > summary.epochs_done as u64 * 5
+    });
+    let resumed = rifle_tui::runs::store::read_run(&run).unwrap().summary;
+    assert_eq!(resumed.status, Status::Running);
+    assert_ne!(resumed.pid, pid, "a new trainer process");
+    third.handle_key(key('s'));
+    third.handle_key(key('y'));
+    tick_until(&mut third, "the second stop", |a| {
+        a.live.phase == RunPhase::Stopped
+    });
+    tick_until(&mut third, "the trainer's end", |a| !a.has_engine());
+    let end = rifle_tui::runs::store::read_run(&run).unwrap().summary;
+    assert_eq!(end.status, Status::Stopped);
 }

@@ -234,7 +234,8 @@ impl App {
     }
 
     pub fn apply_engine_event(&mut self, event: Event) {
-        let terminal = event.is_terminal();
+        let replayed = self.engine.as_ref().is_some_and(|l| l.replaying());
+        let terminal = event.is_terminal() && !replayed;
         self.live.apply(&event);
         self.dirty = true;
         if terminal {

@@ -22,6 +22,11 @@ pub trait EngineLink {
     fn detachable(&self) -> bool {
         false
     }
+    /// Whether the last event came from the run's recorded history: an end in there (a
+    /// run stopped, then resumed) is not the end of the run now training.
+    fn replaying(&self) -> bool {
+        false
+    }
 }
 
 /// A trainer process reached on its control socket (see `remote`).
@@ -30,6 +35,10 @@ pub struct SocketLink {
     /// The history, held until it is whole so what a resume superseded can be left out.
     history: Option<Vec<Event>>,
     ready: VecDeque<Event>,
+    /// How many of the events at the front of `ready` are history.
+    history_left: usize,
+    last_was_history: bool,
+    history_ends: bool,
     ended: bool,
     lost: Option<String>,
 }
@@ -40,6 +49,9 @@ impl SocketLink {
             remote: RemoteRun::connect(socket)?,
             history: Some(Vec::new()),
             ready: VecDeque::new(),
+            history_left: 0,
+            last_was_history: false,
+            history_ends: false,
             ended: false,
             lost: None,
         })
@@ -47,16 +59,21 @@ impl SocketLink {
 
     fn take(&mut self, incoming: Incoming) {
         match incoming {
-            Incoming::Message(ServerMessage::Event { event }) => {
-                self.ended |= event.is_terminal();
-                match &mut self.history {
-                    Some(h) => h.push(event),
-                    None => self.ready.push_back(event),
+            Incoming::Message(ServerMessage::Event { event }) => match &mut self.history {
+                Some(h) => h.push(event),
+                None => {
+                    self.ended |= event.is_terminal();
+                    self.ready.push_back(event)
                 }
-            }
+            },
             Incoming::Message(ServerMessage::Live) => {
                 if let Some(h) = self.history.take() {
                     let current = crate::runs::export::current_history(&h);
+                    // An end in the history is not this run's end (a run stopped, then
+                    // resumed, whose `run_resumed` is still to come): only live events end
+                    // it. Attached just as a run ended, the trainer closes the feed.
+                    self.history_ends = current.last().is_some_and(|e| e.is_terminal());
+                    self.history_left = current.len();
                     self.ready.extend(current.into_iter().cloned());
                 }
             }
@@ -66,13 +83,15 @@ impl SocketLink {
                 })
             }
             Incoming::Message(ServerMessage::Hello { .. } | ServerMessage::Accepted { .. }) => {}
-            Incoming::Closed(reason) if !self.ended => {
+            Incoming::Closed(reason) => {
                 self.lost = Some(match reason {
+                    _ if self.ended || self.history_ends => {
+                        "the run has ended and its trainer with it".into()
+                    }
                     Some(r) => format!("lost the connection to the trainer ({r})"),
                     None => "the trainer went away before the run ended".into(),
                 });
             }
-            Incoming::Closed(_) => {}
         }
     }
 }
@@ -87,6 +106,8 @@ impl EngineLink for SocketLink {
             let incoming = self.remote.try_recv()?;
             self.take(incoming);
         }
+        self.last_was_history = self.history_left > 0;
+        self.history_left = self.history_left.saturating_sub(1);
         self.ready.pop_front()
     }
 
@@ -100,6 +121,10 @@ impl EngineLink for SocketLink {
 
     fn detachable(&self) -> bool {
         true
+    }
+
+    fn replaying(&self) -> bool {
+        self.last_was_history
     }
 }
 
