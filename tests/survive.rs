@@ -361,3 +361,110 @@ fn weights_of_another_architecture_are_an_error_naming_the_tensor() {
     let err = rifle_tui::train::resume::load_model(&net.vs, &weights).unwrap_err();
     assert!(err.contains("tensor `"), "{err}");
 }
+
+/// Writes a small image folder: `n` PNGs a class, classes told apart by colour.
+fn image_folder(root: &Path, n: u32) {
+    for split in ["train", "val"] {
+        for (class, rgb) in [("ants", [200u8, 40, 40]), ("bees", [40u8, 40, 200])] {
+            let dir = root.join(split).join(class);
+            std::fs::create_dir_all(&dir).unwrap();
+            for i in 0..n {
+                let img = image::RgbImage::from_fn(20, 20, |x, y| {
+                    let v = ((x * 7 + y * 3 + i * 11) % 40) as u8;
+                    image::Rgb([rgb[0] + v, rgb[1] + v, rgb[2] + v])
+                });
+                img.save(dir.join(format!("{i}.png"))).unwrap();
+            }
+        }
+    }
+}
+
+#[test]
+fn a_dataset_folder_that_disappears_mid_run_does_not_end_it() {
+    let tmp = tempfile::tempdir().unwrap();
+    let runs = tmp.path().join("runs");
+    let data = tmp.path().join("data");
+    image_folder(&data, 12);
+    let text = tiny_profile(100_000, "  period_epochs: 2").replace(
+        "  source: synthetic\n  classes: 3\n  train_per_class: 40\n  val_per_class: 12\n",
+        "  source: image_folder\n  root: data\n",
+    );
+    let profile = write(tmp.path(), "folder.yaml", &text);
+    let log = tmp.path().join("stderr.txt");
+    let mut child = spawn_train(&profile, &runs, &log);
+    let run = run_folder(&runs);
+    wait_for_epochs(&run, 1);
+    // The images were decoded once and are held in memory: the run needs the folder no more.
+    std::fs::remove_dir_all(&data).unwrap();
+    let gone_at = epoch_lines(&run);
+    wait_for_epochs(&run, gone_at + 3);
+    assert!(child.try_wait().unwrap().is_none(), "the run ended");
+    signal(&child, "TERM");
+    let status = child.wait().unwrap();
+    let err = std::fs::read_to_string(&log).unwrap();
+    assert_eq!(status.code(), Some(1), "{err}");
+    let s = summary(&run);
+    assert_eq!(s["status"], "stopped", "{s}");
+    assert_eq!(s["reason"], "stopped by request", "{s}");
+}
+
+/// A run folder that stops taking writes part-way (disk full): the run ends at once as
+/// failed with the reason, and what it had written stays, checkpoints included.
+#[test]
+fn a_run_folder_that_fills_up_mid_run_ends_it_with_the_reason() {
+    use rifle_tui::protocol::Event;
+    use rifle_tui::train::{spawn, EventSink, RunSpec};
+
+    struct FillsUp {
+        written: Vec<Event>,
+        room: usize,
+    }
+    impl EventSink for FillsUp {
+        fn record(&mut self, event: &Event) -> std::io::Result<()> {
+            if self.written.len() >= self.room {
+                return Err(std::io::Error::from_raw_os_error(28)); // ENOSPC
+            }
+            self.written.push(event.clone());
+            Ok(())
+        }
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let loaded = rifle_tui::profile::parse_profile(
+        &tiny_profile(50, "  period_epochs: 2"),
+        &tmp.path().join("p.yaml"),
+        &[],
+    )
+    .unwrap();
+    // Room for the start and a little more than one epoch's events.
+    let room = 40;
+    let checkpoints = tmp.path().join("checkpoints");
+    let spec = RunSpec {
+        profile: loaded.profile,
+        run_name: "full".into(),
+        checkpoint_dir: Some(checkpoints.clone()),
+        warnings: vec![],
+    };
+    let engine = spawn(
+        spec,
+        Box::new(FillsUp {
+            written: vec![],
+            room,
+        }),
+    );
+    let events: Vec<Event> = engine.events.iter().collect();
+    engine.join();
+    let last = events.last().expect("events");
+    let Event::Failed { reason, .. } = last else {
+        panic!("ends as failed, not {last:?}")
+    };
+    assert!(reason.contains("cannot write the run folder"), "{reason}");
+    assert!(reason.contains("No space left on device"), "{reason}");
+    // It stopped there: a run whose history cannot be kept does not go on training.
+    let epochs = events
+        .iter()
+        .filter(|e| matches!(e, Event::Epoch(_)))
+        .count();
+    assert!(epochs < 50, "{epochs} epochs");
+    assert!(events.len() <= room + 2, "{} events", events.len());
+    assert!(checkpoints.join("last.safetensors").is_file());
+}
