@@ -65,8 +65,12 @@ fn serve_and_spawn(
         run: dir.name.clone(),
         pid: std::process::id(),
     };
-    let server =
-        listener.and_then(|l| Server::start(l, socket, hub, engine.commands.clone(), hello).ok());
+    let server = listener.and_then(|l| {
+        Server::start(l, socket.clone(), hub, engine.commands.clone(), hello)
+            // No thread to serve it: no socket to promise an attachable run.
+            .inspect_err(|_| drop(std::fs::remove_file(&socket)))
+            .ok()
+    });
     Session {
         dir,
         engine,
