@@ -574,7 +574,7 @@ rifle:
             error(&BASE.replace("epochs: 12", "epoch: 12"), &[]),
             "profiles/demo.yaml:7:3: train.epoch: unknown key `epoch`; did you mean `epochs`? \
              (allowed: epochs, batch_size, optimizer, schedule, head_lr_mult, label_smoothing, \
-             seed, device, precision, threads)"
+             seed, device, precision, channels_last, threads)"
         );
         let err = error(&BASE.replace("name: t", "colour: red"), &[]);
         assert!(

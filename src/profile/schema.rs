@@ -130,6 +130,9 @@ pub struct TrainSection {
     pub device: String,
     #[serde(default = "default_precision")]
     pub precision: Precision,
+    /// Convolution weights and input batches in channels-last (NHWC) memory format.
+    #[serde(default)]
+    pub channels_last: bool,
     /// CPU threads for libtorch; 0 keeps libtorch's own choice.
     #[serde(default)]
     pub threads: u32,

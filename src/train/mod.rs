@@ -5,6 +5,7 @@ pub mod layer_monitor;
 pub mod lr_schedule;
 pub mod metrics;
 pub mod optimizer;
+pub mod precision;
 pub mod resume;
 pub mod rifle_schedule;
 pub mod session;

@@ -68,7 +68,8 @@ pub fn write_tensors(tensors: &[(String, Tensor)], path: &Path) -> Result<(), St
     let dir = path.parent().unwrap_or(Path::new("."));
     let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("t");
     let tmp = dir.join(format!(".{name}.{}.tmp", std::process::id()));
-    let result = Tensor::write_safetensors(tensors, &tmp)
+    let tensors = super::precision::contiguous_named(tensors);
+    let result = Tensor::write_safetensors(&tensors, &tmp)
         .map_err(|e| e.to_string())
         .and_then(|()| std::fs::rename(&tmp, path).map_err(|e| e.to_string()));
     if result.is_err() {

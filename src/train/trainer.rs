@@ -4,6 +4,7 @@ use super::layer_monitor::LayerMonitor;
 use super::lr_schedule::{cosine, lr_factor};
 use super::metrics::{per_second, position};
 use super::optimizer::{Group, Optimizer};
+use super::precision;
 use super::resume::{epoch_seed, load_model, write_tensors, ResumeState};
 use super::rifle_schedule::RifleSchedule;
 use crate::data::{load_dataset, DeviceData};
@@ -61,9 +62,11 @@ pub fn run(
         })?;
     }
     let device = super::device::resolve(&p.train.device)?;
-    if p.train.precision == Precision::Bf16 && !device.is_cuda() {
+    if p.train.precision == Precision::Bf16 && !precision::bf16_supported(device) {
         out.emit(Event::Warning {
-            message: "train.precision: bf16 autocast needs a CUDA device; training in fp32".into(),
+            message: "train.precision: bf16 autocast on the CPU is not available on this \
+                      platform; training in fp32"
+                .into(),
         })?;
     }
 
@@ -91,6 +94,9 @@ pub fn run(
         for message in report.messages() {
             out.emit(Event::Warning { message })?;
         }
+    }
+    if p.train.channels_last {
+        precision::channels_last_(&net.vs);
     }
     let data = DeviceData::new(
         &dataset,
@@ -245,7 +251,6 @@ impl Trainer<'_> {
         let log_every = p.metrics.log_every_steps.max(1) as u64;
         let layer_every = p.metrics.layer_update_every_steps.max(1) as u64;
         let base_lr = p.train.optimizer.lr;
-        let use_autocast = p.train.precision == Precision::Bf16 && self.device.is_cuda();
 
         for epoch in self.epochs_done + 1..=epochs {
             // Every epoch's draws (shuffle, crops, flips, dropout, a mid-epoch re-init)
@@ -276,13 +281,7 @@ impl Trainer<'_> {
                 }
 
                 let (x, y) = self.data.train_batch(index);
-                // tch::autocast asks libtorch about CUDA on every call: only pay for it
-                // when it is on.
-                let logits = if use_autocast {
-                    tch::autocast(true, || self.net.forward(&x, true))
-                } else {
-                    self.net.forward(&x, true)
-                };
+                let logits = self.forward(&x, true);
                 let loss = logits.to_kind(Kind::Float).cross_entropy_loss::<Tensor>(
                     &y,
                     None,
@@ -382,13 +381,29 @@ impl Trainer<'_> {
         Ok(None)
     }
 
+    /// The network's forward pass in the profile's precision and memory format. The
+    /// logits may be bf16: callers take the loss in fp32.
+    fn forward(&self, x: &Tensor, train: bool) -> Tensor {
+        let t = &self.profile.train;
+        let x = if t.channels_last {
+            precision::to_channels_last(x)
+        } else {
+            x.shallow_clone()
+        };
+        if t.precision == Precision::Bf16 && precision::bf16_supported(self.device) {
+            precision::autocast_bf16(self.device, || self.net.forward(&x, train))
+        } else {
+            self.net.forward(&x, train)
+        }
+    }
+
     /// Mean loss and top-1 accuracy on the validation set.
     fn evaluate(&self) -> (f64, f64) {
         tch::no_grad(|| {
             let mut loss = Tensor::zeros([], (Kind::Float, self.device));
             let mut correct = Tensor::zeros([], (Kind::Float, self.device));
             for (x, y) in self.data.val_batches(self.batch_size) {
-                let logits = self.net.forward(&x, false).to_kind(Kind::Float);
+                let logits = self.forward(&x, false).to_kind(Kind::Float);
                 loss += logits.cross_entropy_loss::<Tensor>(&y, None, Reduction::Sum, -100, 0.0);
                 correct += logits.argmax(-1, false).eq_tensor(&y).sum(Kind::Float);
             }
@@ -555,6 +570,9 @@ impl Trainer<'_> {
 fn save_atomically(net: &Network, dir: &Path, path: &Path) -> Result<(), String> {
     std::fs::create_dir_all(dir).map_err(|e| e.to_string())?;
     let tmp = dir.join(format!(".partial-{}.safetensors", std::process::id()));
-    net.vs.save(&tmp).map_err(|e| e.to_string())?;
+    // Channels-last variables are written row-major (safetensors' order).
+    let named: Vec<(String, Tensor)> = net.vs.variables().into_iter().collect();
+    Tensor::write_safetensors(&precision::contiguous_named(&named), &tmp)
+        .map_err(|e| e.to_string())?;
     std::fs::rename(&tmp, path).map_err(|e| e.to_string())
 }
