@@ -46,8 +46,9 @@ struct Throughput {
     startup_seconds: f64,
     batch: u64,
     train_images: u64,
-    epoch1_images: f64,
-    epoch1_seconds: f64,
+    steps_per_epoch: u64,
+    /// Images and seconds of each epoch's training steps.
+    epochs: Vec<(f64, f64)>,
 }
 
 impl Default for Throughput {
@@ -61,8 +62,8 @@ impl Default for Throughput {
             startup_seconds: 0.0,
             batch: 1,
             train_images: 0,
-            epoch1_images: 0.0,
-            epoch1_seconds: 0.0,
+            steps_per_epoch: 1,
+            epochs: Vec::new(),
         }
     }
 }
@@ -81,19 +82,23 @@ impl EventSink for MeasuringSink {
                 t.batch_images = train_images / steps_per_epoch.max(&1);
                 t.startup_seconds = t.created.elapsed().as_secs_f64();
                 t.train_images = *train_images;
+                t.steps_per_epoch = (*steps_per_epoch).max(1);
             }
             Event::Step(m) => {
                 let steps = m.step - t.previous_step;
                 t.previous_step = m.step;
-                if m.epoch <= 1.0 && m.images_per_sec > 0.0 {
-                    // Epoch 1: its steps' images exactly (the last batch may be short).
-                    let (batch, all) = (t.batch, t.train_images);
+                if m.images_per_sec > 0.0 && steps > 0 {
+                    // Every epoch's steps' images exactly (the last batch may be short).
+                    let (batch, all, per) = (t.batch, t.train_images, t.steps_per_epoch);
                     let n: u64 = (m.step - steps..m.step)
-                        .map(|k| batch.min(all.saturating_sub(k * batch)))
+                        .map(|k| batch.min(all.saturating_sub(k % per * batch)))
                         .sum();
-                    let n = n as f64;
-                    t.epoch1_images += n;
-                    t.epoch1_seconds += n / m.images_per_sec;
+                    let epoch = ((m.step - 1) / per) as usize;
+                    if t.epochs.len() <= epoch {
+                        t.epochs.resize(epoch + 1, (0.0, 0.0));
+                    }
+                    t.epochs[epoch].0 += n as f64;
+                    t.epochs[epoch].1 += n as f64 / m.images_per_sec;
                 }
                 if m.epoch > 1.0 && m.images_per_sec > 0.0 {
                     let n = (steps * t.batch_images) as f64;
@@ -144,6 +149,7 @@ pub fn run(args: &BenchArgs) -> Result<i32, String> {
         _ => return Err("the engine ended without a word".into()),
     }
     let t = figures.lock().expect("not poisoned");
+    let first = t.epochs.first().copied().unwrap_or_default();
     let line = serde_json::json!({
         "impl": if args.with_tui { "rifle-tui (TUI open)" } else { "rifle-tui" },
         "arch": p.model.arch,
@@ -153,9 +159,9 @@ pub fn run(args: &BenchArgs) -> Result<i32, String> {
         "images_per_sec": if t.seconds > 0.0 { t.images / t.seconds } else { 0.0 },
         "train_images": t.train_images,
         "startup_seconds": t.startup_seconds,
-        "epoch1_images_per_sec": per_second(t.epoch1_images, t.epoch1_seconds),
-        "epoch1_with_load_images_per_sec":
-            per_second(t.epoch1_images, t.startup_seconds + t.epoch1_seconds),
+        "epoch1_images_per_sec": per_second(first.0, first.1),
+        "epoch1_with_load_images_per_sec": per_second(first.0, t.startup_seconds + first.1),
+        "epochs_images_per_sec": t.epochs.iter().map(|e| per_second(e.0, e.1)).collect::<Vec<_>>(),
     });
     println!("{line}");
     Ok(0)
