@@ -76,9 +76,9 @@ tui_pair small_cnn 32 32 2400
 
 # The data pipeline alone, no model: rifle-tui decodes and resizes every image once into a
 # uint8 cache (`load`), then makes each epoch's batches from it on the training device
-# (shuffle, random crop, flip, normalise); the reference is the usual PyTorch pipeline,
-# a DataLoader whose workers PIL-decode, resize, crop, flip and normalise every JPEG each
-# epoch. Epoch 1 of rifle-tui counts its load (train and val) and upload; epoch 2+ come
+# (shuffle, random resized crop + flip in one batched resample, normalise); the reference
+# is the usual PyTorch pipeline, a DataLoader whose workers PIL-decode, random-resized-crop,
+# flip and normalise every JPEG each epoch. Epoch 1 of rifle-tui counts its load (train and val) and upload; epoch 2+ come
 # from the cache.
 DATA_DIR=../shared/datasets/hymenoptera_data
 echo
@@ -94,7 +94,7 @@ else
     ours+=("$("$BIN" bench --data-only profiles/hymenoptera.yaml --set data.root="$DATA_ABS" \
       --set data.image_size=224 --set data.resize=256 --set train.batch_size=32 \
       --set train.epochs=3 --set train.threads="$THREADS")")
-    theirs+=("$("$PY" benches/reference_pipeline.py --root "$DATA_ABS/train" --resize 256 \
+    theirs+=("$("$PY" benches/reference_pipeline.py --root "$DATA_ABS/train" \
       --size 224 --batch 32 --epochs 2 --workers "$THREADS")")
   done
   "$PY" - "${ours[@]}" "${theirs[@]}" <<'PYEOF'
@@ -124,3 +124,7 @@ print(f'ratio rifle-tui / pytorch: epoch 1 {med(o1) / med(t1):.3f}   epoch 2 {me
       f'(median of {half}, {f["train_images"]} training images)')
 PYEOF
 fi
+
+# A whole training epoch with the data path included (its own script, to run alone too).
+echo
+bash benches/epoch.sh

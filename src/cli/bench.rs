@@ -1,6 +1,8 @@
 //! `rifle-tui bench PROFILE [--with-tui]`: the engine's training throughput, measured the
 //! way the PyTorch reference in `benches/` measures its own: images over the wall time of
 //! the training steps of every epoch after the first (warm-up and evaluation left out).
+//! Epoch 1 is reported beside it, alone and with the start-up before it (loading the data,
+//! building the model and its weights: everything up to the `started` event).
 //!
 //! The figures are taken inside the engine thread (an event sink sees every event before
 //! any front end does), so the same measurement serves headless and with the TUI open:
@@ -10,7 +12,9 @@
 //!
 //! `--data-only` measures the data pipeline alone, with no model: the load of the dataset
 //! into the in-memory uint8 cache (decode + resize), then every epoch's training batches
-//! made on the device (shuffle, crop, flip, normalise), each forced by summing it.
+//! made on the device (shuffle, random resized crop + flip, normalise), each forced by
+//! summing it. A set past `data.memory_budget_mb` is not loaded but streamed: its batches
+//! are decoded from disk as the epochs go.
 use super::ProfileArgs;
 use crate::profile::load_profile;
 use crate::protocol::Event;
@@ -31,13 +35,37 @@ pub struct BenchArgs {
     pub data_only: bool,
 }
 
-/// Steady-state throughput, folded from step events.
-#[derive(Default)]
+/// Steady-state throughput, folded from step events; and epoch 1's, with and without
+/// what came before it (loading the data, building the model).
 struct Throughput {
     images: f64,
     seconds: f64,
     batch_images: u64,
     previous_step: u64,
+    created: Instant,
+    startup_seconds: f64,
+    batch: u64,
+    train_images: u64,
+    steps_per_epoch: u64,
+    /// Images and seconds of each epoch's training steps.
+    epochs: Vec<(f64, f64)>,
+}
+
+impl Default for Throughput {
+    fn default() -> Self {
+        Self {
+            images: 0.0,
+            seconds: 0.0,
+            batch_images: 0,
+            previous_step: 0,
+            created: Instant::now(),
+            startup_seconds: 0.0,
+            batch: 1,
+            train_images: 0,
+            steps_per_epoch: 1,
+            epochs: Vec::new(),
+        }
+    }
 }
 
 struct MeasuringSink(Arc<Mutex<Throughput>>);
@@ -50,10 +78,28 @@ impl EventSink for MeasuringSink {
                 train_images,
                 steps_per_epoch,
                 ..
-            } => t.batch_images = train_images / steps_per_epoch.max(&1),
+            } => {
+                t.batch_images = train_images / steps_per_epoch.max(&1);
+                t.startup_seconds = t.created.elapsed().as_secs_f64();
+                t.train_images = *train_images;
+                t.steps_per_epoch = (*steps_per_epoch).max(1);
+            }
             Event::Step(m) => {
                 let steps = m.step - t.previous_step;
                 t.previous_step = m.step;
+                if m.images_per_sec > 0.0 && steps > 0 {
+                    // Every epoch's steps' images exactly (the last batch may be short).
+                    let (batch, all, per) = (t.batch, t.train_images, t.steps_per_epoch);
+                    let n: u64 = (m.step - steps..m.step)
+                        .map(|k| batch.min(all.saturating_sub(k % per * batch)))
+                        .sum();
+                    let epoch = ((m.step - 1) / per) as usize;
+                    if t.epochs.len() <= epoch {
+                        t.epochs.resize(epoch + 1, (0.0, 0.0));
+                    }
+                    t.epochs[epoch].0 += n as f64;
+                    t.epochs[epoch].1 += n as f64 / m.images_per_sec;
+                }
                 if m.epoch > 1.0 && m.images_per_sec > 0.0 {
                     let n = (steps * t.batch_images) as f64;
                     t.images += n;
@@ -79,7 +125,10 @@ pub fn run(args: &BenchArgs) -> Result<i32, String> {
         checkpoint_dir: None,
         warnings: Vec::new(),
     };
-    let figures = Arc::new(Mutex::new(Throughput::default()));
+    let figures = Arc::new(Mutex::new(Throughput {
+        batch: u64::from(p.train.batch_size),
+        ..Throughput::default()
+    }));
     let engine = spawn(spec, Box::new(MeasuringSink(figures.clone())));
     let end = if args.with_tui {
         drive_tui(engine)
@@ -100,6 +149,7 @@ pub fn run(args: &BenchArgs) -> Result<i32, String> {
         _ => return Err("the engine ended without a word".into()),
     }
     let t = figures.lock().expect("not poisoned");
+    let first = t.epochs.first().copied().unwrap_or_default();
     let line = serde_json::json!({
         "impl": if args.with_tui { "rifle-tui (TUI open)" } else { "rifle-tui" },
         "arch": p.model.arch,
@@ -107,6 +157,11 @@ pub fn run(args: &BenchArgs) -> Result<i32, String> {
         "batch": p.train.batch_size,
         "size": p.data.image_size,
         "images_per_sec": if t.seconds > 0.0 { t.images / t.seconds } else { 0.0 },
+        "train_images": t.train_images,
+        "startup_seconds": t.startup_seconds,
+        "epoch1_images_per_sec": per_second(first.0, first.1),
+        "epoch1_with_load_images_per_sec": per_second(first.0, t.startup_seconds + first.1),
+        "epochs_images_per_sec": t.epochs.iter().map(|e| per_second(e.0, e.1)).collect::<Vec<_>>(),
     });
     println!("{line}");
     Ok(0)
@@ -117,7 +172,7 @@ pub fn run(args: &BenchArgs) -> Result<i32, String> {
 /// Epoch 1 also reports a rate that counts the load and the upload to the device, the cost
 /// a first epoch pays; later epochs come from the cache.
 fn data_only(p: &crate::profile::schema::Profile) -> Result<i32, String> {
-    use crate::data::{load_dataset, DeviceData};
+    use crate::data::{load_dataset, Augment, DeviceData};
     use tch::Kind;
 
     if p.train.threads > 0 {
@@ -135,7 +190,7 @@ fn data_only(p: &crate::profile::schema::Profile) -> Result<i32, String> {
     let data = DeviceData::new(
         &dataset,
         p.data.image_size,
-        p.data.augment,
+        Augment::for_data(&p.data),
         crate::model::network::normalization(p.model.arch),
         device,
     );
@@ -155,8 +210,9 @@ fn data_only(p: &crate::profile::schema::Profile) -> Result<i32, String> {
         let start = Instant::now();
         let mut images = 0i64;
         let mut total = Tensor::zeros([], (Kind::Float, device));
-        for index in data.epoch_order(batch_size) {
-            let (x, y) = data.train_batch(&index);
+        let mut order = data.epoch_order(batch_size);
+        for _ in 0..order.len() {
+            let (x, y) = data.train_batch(&mut order);
             images += y.size()[0];
             total += x.sum(Kind::Float);
         }
@@ -184,6 +240,7 @@ fn data_only(p: &crate::profile::schema::Profile) -> Result<i32, String> {
         "batch": p.train.batch_size,
         "size": p.data.image_size,
         "stored_side": dataset.train.side,
+        "streamed": data.is_streamed(),
         "augment": p.data.augment,
         "train_images": dataset.train.len(),
         "val_images": dataset.val.len(),
@@ -195,6 +252,14 @@ fn data_only(p: &crate::profile::schema::Profile) -> Result<i32, String> {
     });
     println!("{line}");
     Ok(0)
+}
+
+fn per_second(n: f64, seconds: f64) -> f64 {
+    if seconds > 0.0 {
+        n / seconds
+    } else {
+        0.0
+    }
 }
 
 /// The app's own loop, minus the terminal: tick, draw when dirty at most every 100 ms.

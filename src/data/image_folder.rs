@@ -162,6 +162,94 @@ pub fn load(scan: &FolderScan, resize: u32) -> Dataset {
     }
 }
 
+/// Like `load`, but decodes nothing: the sets keep their files and are decoded batch by
+/// batch while training (`data.memory_budget_mb`). Only each file's header is read here,
+/// in parallel, so files that are not images are skipped and named up front as `load`
+/// does; a file whose header reads but whose body does not is found when a batch needs it.
+pub fn stream(scan: &FolderScan, resize: u32) -> Dataset {
+    let (train, mut skipped) = probe_split(&scan.train, resize);
+    let (val, val_skipped) = probe_split(&scan.val, resize);
+    skipped.extend(val_skipped);
+    Dataset {
+        classes: scan.classes.clone(),
+        train,
+        val,
+        skipped,
+        warnings: scan.warnings.clone(),
+    }
+}
+
+fn probe_split(files: &[(PathBuf, i64)], side: u32) -> (ImageSet, Vec<SkippedImage>) {
+    let probed: Vec<Result<(), String>> = files
+        .par_iter()
+        .map(|(path, _)| {
+            std::panic::catch_unwind(|| probe(path))
+                .unwrap_or_else(|_| Err("the decoder crashed on this file".into()))
+        })
+        .collect();
+    let mut set = ImageSet {
+        side,
+        ..ImageSet::default()
+    };
+    let mut skipped = Vec::new();
+    for ((path, label), result) in files.iter().zip(probed) {
+        match result {
+            Ok(()) => {
+                set.files.push(path.clone());
+                set.labels.push(*label);
+            }
+            Err(reason) => skipped.push(SkippedImage {
+                path: path.clone(),
+                reason,
+            }),
+        }
+    }
+    (set, skipped)
+}
+
+/// Reads the header only: the format (sniffed, else from the extension, as `decode`) and
+/// a size that is not empty.
+fn probe(path: &Path) -> Result<(), String> {
+    let reader = image::ImageReader::open(path)
+        .and_then(|r| r.with_guessed_format())
+        .map_err(|e| e.to_string())?;
+    let (w, h) = reader.into_dimensions().map_err(|e| e.to_string())?;
+    if w == 0 || h == 0 {
+        return Err("the image is empty (0 pixels wide or high)".into());
+    }
+    Ok(())
+}
+
+/// Decodes `files` in parallel into `side` x `side` CHW squares back to back: one batch
+/// of a streamed set. A file that fails is left black and returned with the reason, so a
+/// bad file costs one image, not the run.
+pub fn decode_batch(files: &[&Path], side: u32) -> (Vec<u8>, Vec<SkippedImage>) {
+    let bytes = 3 * side as usize * side as usize;
+    let mut pixels = vec![0u8; files.len() * bytes];
+    if bytes == 0 {
+        return (pixels, Vec::new());
+    }
+    let failed: Vec<SkippedImage> = pixels
+        .par_chunks_mut(bytes)
+        .zip(files.par_iter())
+        .filter_map(|(out, path)| {
+            let result = std::panic::catch_unwind(|| decode(path, side))
+                .unwrap_or_else(|_| Err("the decoder crashed on this file".into()));
+            match result {
+                Ok(image) => {
+                    out.copy_from_slice(&image);
+                    None
+                }
+                Err(reason) => Some(SkippedImage {
+                    path: path.to_path_buf(),
+                    reason,
+                }),
+            }
+        })
+        .collect();
+    (pixels, failed)
+}
+
 fn load_split(files: &[(PathBuf, i64)], side: u32) -> (ImageSet, Vec<SkippedImage>) {
     let decoded: Vec<Result<Vec<u8>, String>> = files
         .par_iter()
@@ -176,6 +264,7 @@ fn load_split(files: &[(PathBuf, i64)], side: u32) -> (ImageSet, Vec<SkippedImag
         pixels: Vec::with_capacity(files.len() * 3 * side as usize * side as usize),
         labels: Vec::with_capacity(files.len()),
         side,
+        files: Vec::new(),
     };
     let mut skipped = Vec::new();
     for ((path, label), result) in files.iter().zip(decoded) {
@@ -371,6 +460,34 @@ mod tests {
 
     fn err(root: &Path) -> String {
         scan(root).unwrap_err().to_string()
+    }
+
+    #[test]
+    fn stream_probes_headers_and_decode_batch_matches_load() {
+        let dir = tree();
+        let bad = dir.path().join("train/dog/broken.jpg");
+        fs::write(&bad, b"not an image at all").unwrap();
+        let s = scan(dir.path()).unwrap();
+        let held = load(&s, 7);
+        let streamed = stream(&s, 7);
+        assert_eq!(streamed.skipped.len(), 1);
+        assert_eq!(streamed.skipped[0].path, bad);
+        assert_eq!(held.skipped.len(), 1);
+        assert_eq!(streamed.train.labels, held.train.labels);
+        assert_eq!(streamed.val.labels, held.val.labels);
+        assert!(streamed.train.is_streamed() && streamed.train.pixels.is_empty());
+        assert!(!held.train.is_streamed());
+        assert_eq!(streamed.train.side, 7);
+        let files: Vec<&Path> = streamed.train.files.iter().map(PathBuf::as_path).collect();
+        let (pixels, failed) = decode_batch(&files, 7);
+        assert!(failed.is_empty());
+        assert_eq!(pixels, held.train.pixels);
+        // A body that does not decode: black, and named.
+        let (pixels, failed) = decode_batch(&[files[0], bad.as_path()], 7);
+        assert_eq!(&pixels[..147], held.train.image(0));
+        assert!(pixels[147..].iter().all(|&p| p == 0));
+        assert_eq!(failed.len(), 1);
+        assert_eq!(failed[0].path, bad);
     }
 
     #[test]

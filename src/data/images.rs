@@ -13,6 +13,10 @@ pub struct ImageSet {
     pub labels: Vec<i64>,
     /// Stored side; the network sees crops of `image_size` taken from it.
     pub side: u32,
+    /// Streamed from disk (the set is larger than `data.memory_budget_mb`): the file of
+    /// each image, decoded to `side` whenever a batch needs it, and `pixels` is empty.
+    /// Empty when the images are in `pixels`.
+    pub files: Vec<PathBuf>,
 }
 
 impl ImageSet {
@@ -29,7 +33,18 @@ impl ImageSet {
         self.labels.is_empty()
     }
 
-    /// The `i`-th image, CHW. Panics when `i >= len()`, like slice indexing.
+    /// Whether the images are decoded from `files` batch by batch instead of held here.
+    pub fn is_streamed(&self) -> bool {
+        !self.files.is_empty()
+    }
+
+    /// Bytes the whole set takes decoded.
+    pub fn decoded_bytes(&self) -> u64 {
+        self.len() as u64 * self.image_bytes() as u64
+    }
+
+    /// The `i`-th image, CHW. Panics when `i >= len()` or the set is streamed, like slice
+    /// indexing.
     pub fn image(&self, i: usize) -> &[u8] {
         let n = self.image_bytes();
         &self.pixels[i * n..(i + 1) * n]
@@ -79,6 +94,7 @@ mod tests {
             pixels: (0..2 * 3 * 4).map(|i| i as u8).collect(),
             labels: vec![1, 1],
             side: 2,
+            files: vec![],
         };
         assert_eq!(set.len(), 2);
         assert!(!set.is_empty());
@@ -86,5 +102,7 @@ mod tests {
         assert_eq!(set.class_counts(3), vec![0, 2, 0]);
         assert_eq!(set.class_counts(1), vec![0]);
         assert!(ImageSet::default().is_empty());
+        assert!(!set.is_streamed());
+        assert_eq!(set.decoded_bytes(), 24);
     }
 }

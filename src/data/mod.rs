@@ -6,7 +6,7 @@ pub mod image_folder;
 pub mod images;
 pub mod synthetic;
 
-pub use batches::DeviceData;
+pub use batches::{Augment, DeviceData, EpochOrder};
 pub use error::DataError;
 pub use image_folder::FolderScan;
 pub use images::{Dataset, ImageSet, SkippedImage};
@@ -42,8 +42,34 @@ pub fn load_dataset(section: &DataSection, fallback_seed: u64) -> Result<Dataset
             let resize = section
                 .resize
                 .unwrap_or_else(|| default_resize(section.image_size));
-            Ok(image_folder::load(&scan, resize))
+            let images = scan.train.len() + scan.val.len();
+            let bytes = images as f64 * 3.0 * f64::from(resize) * f64::from(resize);
+            let budget = section.memory_budget_mb * MIB;
+            if bytes <= budget {
+                return Ok(image_folder::load(&scan, resize));
+            }
+            let mut data = image_folder::stream(&scan, resize);
+            data.warnings.push(format!(
+                "data.memory_budget_mb: the {images} images resized to {resize}x{resize} take {} MiB, \
+                 more than the budget of {} MiB: streaming them from disk, decoded batch by batch \
+                 while the previous batch trains, instead of keeping them in memory",
+                mib(bytes),
+                mib(budget)
+            ));
+            Ok(data)
         }
+    }
+}
+
+const MIB: f64 = 1024.0 * 1024.0;
+
+/// Bytes as MiB, with decimals only where they matter.
+fn mib(bytes: f64) -> String {
+    let m = bytes / MIB;
+    if m >= 10.0 {
+        format!("{m:.0}")
+    } else {
+        format!("{}", (m * 1000.0).round() / 1000.0)
     }
 }
 
@@ -107,6 +133,23 @@ mod tests {
         let d = load_dataset(&s, 0).unwrap();
         assert_eq!(d.classes, vec!["a", "b"]);
         assert_eq!((d.train.side, d.train.len(), d.val.len()), (16, 2, 2));
+
+        assert!(!d.train.is_streamed() && d.warnings.is_empty());
+
+        // 4 images of 3 x 16 x 16 bytes are 3 KiB: past a 2 KiB budget they are streamed.
+        let s = section(serde_json::json!({
+            "source": "image_folder", "image_size": 14, "root": dir.path(),
+            "memory_budget_mb": 2.0 / 1024.0
+        }));
+        let streamed = load_dataset(&s, 0).unwrap();
+        assert!(streamed.train.is_streamed() && streamed.val.is_streamed());
+        assert_eq!(streamed.train.labels, d.train.labels);
+        assert_eq!(streamed.warnings.len(), 1);
+        let w = &streamed.warnings[0];
+        assert!(
+            w.contains("0.003 MiB") && w.contains("budget of 0.002 MiB") && w.contains("streaming"),
+            "{w}"
+        );
 
         let s = section(serde_json::json!({
             "source": "image_folder", "image_size": 14, "resize": 14, "root": dir.path().join("nope")

@@ -119,6 +119,7 @@ fn split(looks: &[Look], per_class: u32, side: u32, seed: u64, which: u64) -> Im
         pixels,
         labels: (0..n).map(|i| (i / per) as i64).collect(),
         side,
+        files: Vec::new(),
     }
 }
 

@@ -896,6 +896,25 @@ train:
     }
 
     #[test]
+    fn memory_budget_must_be_positive() {
+        let text = BASE.replace(
+            "source: synthetic",
+            "source: synthetic\n  memory_budget_mb: 0",
+        );
+        let e = error(&text, &[]);
+        assert!(
+            e.contains("data.memory_budget_mb: must be greater than 0 (got 0)"),
+            "{e}"
+        );
+        let p = parse(BASE, &["data.memory_budget_mb=0.5"]).unwrap().profile;
+        assert_eq!(p.data.memory_budget_mb, 0.5);
+        assert_eq!(
+            parse(BASE, &[]).unwrap().profile.data.memory_budget_mb,
+            4096.0
+        );
+    }
+
+    #[test]
     fn optimizer_device_and_weights_rules() {
         let text = BASE
             .replace(

@@ -80,9 +80,13 @@ pub struct DataSection {
     /// Side images are resized to before cropping; defaults to image_size * 8 / 7.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub resize: Option<u32>,
-    /// Training augmentation: random crop and horizontal flip.
+    /// Training augmentation: random resized crop (image_folder) and horizontal flip.
     #[serde(default = "yes")]
     pub augment: bool,
+    /// image_folder: the most the resized uint8 images may take in memory (MiB); past it
+    /// they are streamed from disk, decoded batch by batch.
+    #[serde(default = "default_memory_budget_mb")]
+    pub memory_budget_mb: f64,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -251,6 +255,9 @@ fn yes() -> bool {
 }
 fn one() -> f64 {
     1.0
+}
+fn default_memory_budget_mb() -> f64 {
+    4096.0
 }
 fn default_image_size() -> u32 {
     32

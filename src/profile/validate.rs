@@ -171,6 +171,7 @@ fn valid_device(device: &str) -> bool {
 fn data(c: &mut Checker, p: &Profile) {
     let d = &p.data;
     c.between("data.image_size", d.image_size.into(), 8.0, 1024.0);
+    c.positive("data.memory_budget_mb", d.memory_budget_mb);
     match d.source {
         DataSource::Synthetic => {
             if let Some(n) = d.classes {

