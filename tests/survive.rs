@@ -379,33 +379,58 @@ fn image_folder(root: &Path, n: u32) {
     }
 }
 
-#[test]
-fn a_dataset_folder_that_disappears_mid_run_does_not_end_it() {
-    let tmp = tempfile::tempdir().unwrap();
-    let runs = tmp.path().join("runs");
-    let data = tmp.path().join("data");
+/// Trains on a generated image folder, removes the folder after the first epoch, and
+/// returns the run folder and the trainer (still running or not).
+fn remove_the_dataset_mid_run(tmp: &Path, data_keys: &str) -> (PathBuf, Child) {
+    let runs = tmp.join("runs");
+    let data = tmp.join("data");
     image_folder(&data, 12);
     let text = tiny_profile(100_000, "  period_epochs: 2").replace(
         "  source: synthetic\n  classes: 3\n  train_per_class: 40\n  val_per_class: 12\n",
-        "  source: image_folder\n  root: data\n",
+        &format!("  source: image_folder\n  root: data\n{data_keys}"),
     );
-    let profile = write(tmp.path(), "folder.yaml", &text);
-    let log = tmp.path().join("stderr.txt");
-    let mut child = spawn_train(&profile, &runs, &log);
+    let profile = write(tmp, "folder.yaml", &text);
+    let child = spawn_train(&profile, &runs, &tmp.join("stderr.txt"));
     let run = run_folder(&runs);
     wait_for_epochs(&run, 1);
-    // The images were decoded once and are held in memory: the run needs the folder no more.
     std::fs::remove_dir_all(&data).unwrap();
+    (run, child)
+}
+
+#[test]
+fn a_dataset_folder_that_disappears_mid_run_does_not_end_a_run_that_holds_it() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (run, mut child) = remove_the_dataset_mid_run(tmp.path(), "");
+    // The images were decoded once and are held in memory: the run needs the folder no more.
     let gone_at = epoch_lines(&run);
     wait_for_epochs(&run, gone_at + 3);
     assert!(child.try_wait().unwrap().is_none(), "the run ended");
     signal(&child, "TERM");
     let status = child.wait().unwrap();
-    let err = std::fs::read_to_string(&log).unwrap();
+    let err = std::fs::read_to_string(tmp.path().join("stderr.txt")).unwrap();
     assert_eq!(status.code(), Some(1), "{err}");
     let s = summary(&run);
     assert_eq!(s["status"], "stopped", "{s}");
     assert_eq!(s["reason"], "stopped by request", "{s}");
+}
+
+#[test]
+fn a_streamed_dataset_that_disappears_mid_run_fails_it_with_the_reason() {
+    let tmp = tempfile::tempdir().unwrap();
+    // A budget far below the images' size: they are streamed from disk every epoch.
+    let (run, mut child) = remove_the_dataset_mid_run(tmp.path(), "  memory_budget_mb: 0.001\n");
+    let status = child.wait().unwrap();
+    let err = std::fs::read_to_string(tmp.path().join("stderr.txt")).unwrap();
+    assert_eq!(status.code(), Some(1), "{err}");
+    let s = summary(&run);
+    assert_eq!(s["status"], "failed", "{s}");
+    let reason = s["reason"].as_str().unwrap();
+    assert!(reason.contains("cannot be read any more"), "{reason}");
+    assert!(reason.contains("data"), "names the file: {reason}");
+    // What it had done is kept: the epochs before, and their checkpoint.
+    assert!(s["epochs_done"].as_u64().unwrap() >= 1, "{s}");
+    assert!(run.join("checkpoints/last.safetensors").is_file());
+    assert!(run.join("checkpoints/resume.json").is_file());
 }
 
 /// A run folder that stops taking writes part-way (disk full): the run ends at once as

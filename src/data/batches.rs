@@ -186,6 +186,8 @@ pub struct DeviceData {
     /// Streamed files that failed to decode, not yet reported (see `take_warnings`).
     warnings: RefCell<Vec<String>>,
     reported: RefCell<HashSet<PathBuf>>,
+    /// A streamed batch of which no image could be read: the data is gone, not a file.
+    unreadable: RefCell<Option<String>>,
 }
 
 fn upload(set: &ImageSet, device: Device) -> Split {
@@ -329,6 +331,7 @@ impl DeviceData {
             device,
             warnings: RefCell::default(),
             reported: RefCell::default(),
+            unreadable: RefCell::default(),
         }
     }
 
@@ -396,7 +399,7 @@ impl DeviceData {
             (Images::Held(all), _) => all.index_select(0, index),
             (Images::Streamed(_), Some(loader)) => {
                 let (pixels, failed) = loader.next();
-                self.note_failures(failed);
+                self.note_failures(failed, index.size()[0] as usize);
                 self.batch_tensor(&pixels)
             }
             (Images::Streamed(_), None) => unreachable!("a streamed epoch has a loader"),
@@ -445,7 +448,7 @@ impl DeviceData {
                 (Images::Held(all), _) => all.narrow(0, start, len),
                 (Images::Streamed(_), Some(loader)) => {
                     let (pixels, failed) = loader.next();
-                    self.note_failures(failed);
+                    self.note_failures(failed, len as usize);
                     self.batch_tensor(&pixels)
                 }
                 (Images::Streamed(_), None) => unreachable!("a streamed split has a loader"),
@@ -463,7 +466,21 @@ impl DeviceData {
         std::mem::take(&mut *self.warnings.borrow_mut())
     }
 
-    fn note_failures(&self, failed: Vec<SkippedImage>) {
+    /// Why the streamed data cannot be read at all any more (its folder gone, the disk
+    /// unmounted), once: training on stand-ins for every image would be no training.
+    pub fn take_unreadable(&self) -> Option<String> {
+        self.unreadable.borrow_mut().take()
+    }
+
+    fn note_failures(&self, failed: Vec<SkippedImage>, of: usize) {
+        if of > 0 && failed.len() == of {
+            *self.unreadable.borrow_mut() = Some(format!(
+                "the dataset cannot be read any more: none of the {of} images of a batch \
+                 could be (first: {}: {}); is its folder gone?",
+                failed[0].path.display(),
+                failed[0].reason
+            ));
+        }
         let mut reported = self.reported.borrow_mut();
         for f in failed {
             if reported.insert(f.path.clone()) {
