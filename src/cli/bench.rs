@@ -4,11 +4,12 @@
 //! Epoch 1 is reported beside it, alone and with the start-up before it (loading the data,
 //! building the model and its weights: everything up to the `started` event).
 //!
-//! The figures are taken inside the engine thread (an event sink sees every event before
-//! any front end does), so the same measurement serves headless and with the TUI open:
-//! `--with-tui` feeds every event to the real app and draws it at its 10 Hz frame rate
-//! into an off-screen 120x40 buffer, which is the app's whole cost but the terminal's
-//! own I/O.
+//! The run is a real one (`train::session`: its folder, checkpoints, lock and control
+//! socket, in a temporary runs folder), and the figures are the engine's own (the images
+//! per second its step events carry), so the same measurement serves headless and with
+//! the TUI open: `--with-tui` attaches the real app over the run's socket, as the TUI
+//! attaches to a detached trainer, and draws every event at its 10 Hz frame rate into an
+//! off-screen 120x40 buffer: the app's whole cost but the terminal's own I/O.
 //!
 //! `--data-only` measures the data pipeline alone, with no model: the load of the dataset
 //! into the in-memory uint8 cache (decode + resize), then every epoch's training batches
@@ -18,8 +19,6 @@
 use super::ProfileArgs;
 use crate::profile::load_profile;
 use crate::protocol::Event;
-use crate::train::{spawn, EventSink, RunSpec};
-use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use tch::Tensor;
 
@@ -68,11 +67,9 @@ impl Default for Throughput {
     }
 }
 
-struct MeasuringSink(Arc<Mutex<Throughput>>);
-
-impl EventSink for MeasuringSink {
-    fn record(&mut self, event: &Event) -> std::io::Result<()> {
-        let mut t = self.0.lock().expect("not poisoned");
+impl Throughput {
+    fn fold(&mut self, event: &Event) {
+        let t = self;
         match event {
             Event::Started {
                 train_images,
@@ -108,7 +105,6 @@ impl EventSink for MeasuringSink {
             }
             _ => {}
         }
-        Ok(())
     }
 }
 
@@ -119,36 +115,35 @@ pub fn run(args: &BenchArgs) -> Result<i32, String> {
     if args.data_only {
         return data_only(&p);
     }
-    let spec = RunSpec {
-        profile: p.clone(),
-        run_name: "bench".into(),
-        checkpoint_dir: None,
-        warnings: Vec::new(),
-    };
-    let figures = Arc::new(Mutex::new(Throughput {
+    let mut t = Throughput {
         batch: u64::from(p.train.batch_size),
         ..Throughput::default()
-    }));
-    let engine = spawn(spec, Box::new(MeasuringSink(figures.clone())));
-    let end = if args.with_tui {
-        drive_tui(engine)
-    } else {
-        let mut end = None;
-        for event in engine.events.iter() {
-            if event.is_terminal() {
-                end = Some(event);
-                break;
-            }
-        }
-        engine.join();
-        end
     };
+    let runs = std::env::temp_dir().join(format!("rifle-bench-{}", std::process::id()));
+    let session = crate::train::session::start(&p, &[], &runs)?;
+    let tui = args.with_tui.then(|| {
+        let (runs, run) = (runs.clone(), session.dir.path.clone());
+        std::thread::spawn(move || drive_tui(&runs, &run))
+    });
+    let mut end = None;
+    for event in session.engine.events.iter() {
+        t.fold(&event);
+        if event.is_terminal() {
+            end = Some(event);
+            break;
+        }
+    }
+    session.join();
+    let attached = tui.map(|h| h.join().unwrap_or_else(|_| Err("the app panicked".into())));
+    let _ = std::fs::remove_dir_all(&runs);
+    if let Some(Err(e)) = attached {
+        return Err(format!("the TUI could not follow the run: {e}"));
+    }
     match end {
         Some(Event::Finished { .. }) => {}
         Some(Event::Failed { reason, .. } | Event::Stopped { reason, .. }) => return Err(reason),
         _ => return Err("the engine ended without a word".into()),
     }
-    let t = figures.lock().expect("not poisoned");
     let first = t.epochs.first().copied().unwrap_or_default();
     let line = serde_json::json!({
         "impl": if args.with_tui { "rifle-tui (TUI open)" } else { "rifle-tui" },
@@ -262,60 +257,33 @@ fn per_second(n: f64, seconds: f64) -> f64 {
     }
 }
 
-/// The app's own loop, minus the terminal: tick, draw when dirty at most every 100 ms.
-fn drive_tui(engine: crate::train::EngineHandle) -> Option<Event> {
-    use crate::tui::engine_link::EngineLink;
+/// The app's own loop, minus the terminal: attached to the run over its socket, tick,
+/// draw when dirty at most every 100 ms, until the run's end reaches it.
+fn drive_tui(runs: &std::path::Path, run: &std::path::Path) -> Result<(), String> {
     use crate::tui::keys::ScreenId;
     use ratatui::backend::TestBackend;
 
-    /// Hands the app every event and keeps the terminal one for the caller.
-    struct Tap {
-        inner: crate::tui::engine_link::HandleLink,
-        end: Arc<Mutex<Option<Event>>>,
-    }
-    impl EngineLink for Tap {
-        fn send(&mut self, c: crate::protocol::Command) -> bool {
-            self.inner.send(c)
-        }
-        fn try_recv(&mut self) -> Option<Event> {
-            let e = self.inner.try_recv()?;
-            if e.is_terminal() {
-                *self.end.lock().expect("not poisoned") = Some(e.clone());
-            }
-            Some(e)
-        }
-    }
-
-    let end = Arc::new(Mutex::new(None));
-    let tmp = std::env::temp_dir().join(format!("rifle-bench-{}", std::process::id()));
     let mut app = crate::tui::App::new(crate::tui::Config {
-        runs_dir: tmp.join("runs"),
+        runs_dir: runs.to_path_buf(),
         profile_dirs: Vec::new(),
         initial_profile: None,
         theme: crate::tui::theme::Theme::new(crate::tui::theme::ColorMode::Ansi16),
         trainer_exe: std::path::PathBuf::from("rifle-tui"),
     });
-    app.attach_engine(Box::new(Tap {
-        inner: crate::tui::engine_link::HandleLink::new(engine),
-        end: end.clone(),
-    }));
+    app.attach_run(run)?;
     app.screen = ScreenId::Monitor;
-    let Ok(mut term) = ratatui::Terminal::new(TestBackend::new(120, 40));
+    let mut term = ratatui::Terminal::new(TestBackend::new(120, 40)).map_err(|e| e.to_string())?;
     const FRAME: Duration = Duration::from_millis(100);
-    while end.lock().expect("not poisoned").is_none() {
+    while app.has_engine() {
         let frame_start = Instant::now();
         app.tick();
         if app.take_dirty() {
-            let _ = term.draw(|f| app.draw(f));
+            term.draw(|f| app.draw(f)).map_err(|e| e.to_string())?;
         }
         std::thread::sleep(FRAME.saturating_sub(frame_start.elapsed()));
     }
-    // Let the engine thread finish (the link reaps it once the channel closes).
-    for _ in 0..100 {
-        app.tick();
-        std::thread::sleep(Duration::from_millis(10));
+    match app.status {
+        Some((message, true)) if !app.live.phase.is_over() => Err(message),
+        _ => Ok(()),
     }
-    let _ = std::fs::remove_dir_all(&tmp);
-    let last = end.lock().expect("not poisoned").take();
-    last
 }
