@@ -572,7 +572,6 @@ impl Trainer<'_> {
 }
 
 impl Trainer<'_> {
-    /// Streamed images that failed to decode since the last call, as warnings.
     /// Reports streamed files that could not be read; ends the run when none could.
     fn emit_data_warnings(&self, out: &mut Emitter) -> Result<(), String> {
         for message in self.data.take_warnings() {
