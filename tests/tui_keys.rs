@@ -271,3 +271,86 @@ fn quitting_while_attached_leaves_the_run_or_stops_it() {
     });
     assert!(r.app.should_quit());
 }
+
+/// A scripted trainer on a real socket: a run stopped, then resumed, then lost.
+#[test]
+fn an_attached_run_survives_an_old_end_in_its_history_and_says_when_the_trainer_is_lost() {
+    use rifle_tui::protocol::StepMetrics;
+    use rifle_tui::remote::ServerMessage;
+    use std::io::Write;
+    use std::os::unix::net::UnixListener;
+
+    let tmp = tempfile::tempdir().unwrap();
+    let run = tmp.path().join("20261204-120000-keys");
+    std::fs::create_dir_all(&run).unwrap();
+    let listener = UnixListener::bind(run.join("control.sock")).unwrap();
+    let (go_on, wait) = std::sync::mpsc::channel::<()>();
+    let trainer = std::thread::spawn(move || {
+        let (mut s, _) = listener.accept().unwrap();
+        let step = |n: u64| {
+            Event::Step(StepMetrics {
+                step: n,
+                epoch: n as f64 / 10.0,
+                loss: 1.0,
+                lr: 0.1,
+                images_per_sec: 100.0,
+            })
+        };
+        let event = |e: Event| ServerMessage::Event { event: e };
+        let mut say = |m: ServerMessage| s.write_all(m.to_line().as_bytes()).unwrap();
+        say(ServerMessage::Hello {
+            run: "20261204-120000-keys".into(),
+            pid: 1,
+        });
+        say(event(started(Some(2.0))));
+        say(event(step(10)));
+        say(event(Event::Stopped {
+            epochs: 1,
+            reason: "stopped by request".into(),
+            seconds: 1.0,
+        }));
+        say(event(Event::RunResumed {
+            run: "20261204-120000-keys".into(),
+            from_epoch: 1,
+            step: 10,
+            epochs: 10,
+            total_steps: 100,
+            device: "cpu".into(),
+            period_epochs: Some(2.0),
+            next_reinit: Some(2.0),
+        }));
+        say(ServerMessage::Live);
+        say(event(step(20)));
+        // Then the trainer dies without a last event.
+        wait.recv().unwrap();
+    });
+    let mut app = App::new(Config {
+        runs_dir: tmp.path().to_path_buf(),
+        profile_dirs: vec![],
+        initial_profile: None,
+        theme: Theme::new(ColorMode::None),
+        trainer_exe: env!("CARGO_BIN_EXE_rifle-tui").into(),
+    });
+    app.attach_run(&run).unwrap();
+    let start = std::time::Instant::now();
+    while app.live.step < 20 {
+        app.tick();
+        assert!(start.elapsed().as_secs() < 30, "no live step");
+    }
+    assert!(
+        app.has_engine(),
+        "the history's old end did not end the attachment"
+    );
+    assert!(app.live.controllable());
+    go_on.send(()).unwrap();
+    trainer.join().unwrap();
+    while app.has_engine() {
+        app.tick();
+        assert!(start.elapsed().as_secs() < 30, "the loss went unnoticed");
+    }
+    let (text, error) = app.status.clone().unwrap();
+    assert!(
+        error && text.contains("went away before the run ended"),
+        "{text}"
+    );
+}
