@@ -493,3 +493,46 @@ fn a_run_folder_that_fills_up_mid_run_ends_it_with_the_reason() {
     assert!(events.len() <= room + 2, "{} events", events.len());
     assert!(checkpoints.join("last.safetensors").is_file());
 }
+
+#[test]
+fn a_second_ctrl_c_quits_at_once_and_leaves_the_files_readable() {
+    let tmp = tempfile::tempdir().unwrap();
+    let runs = tmp.path().join("runs");
+    // Slow steps (a random-init EfficientNet-Lite0 at 96 px on one thread), so the second
+    // Ctrl-C usually lands while the first still waits for its step to end.
+    let text = tiny_profile(1000, "  enabled: false")
+        .replace("arch: small_cnn", "arch: efficientnet_lite0")
+        .replace("image_size: 16", "image_size: 96");
+    let profile = write(tmp.path(), "slow.yaml", &text);
+    let log = tmp.path().join("stderr.txt");
+    let mut child = spawn_train(&profile, &runs, &log);
+    let run = run_folder(&runs);
+    wait_for_epochs(&run, 1);
+    signal(&child, "INT");
+    std::thread::sleep(std::time::Duration::from_millis(20));
+    signal(&child, "INT");
+    let status = child.wait().unwrap();
+    let err = std::fs::read_to_string(&log).unwrap();
+    // 130 comes only from the second signal's handler: a graceful end exits with 1.
+    assert_eq!(status.code(), Some(128 + 2), "quits at once: {err}");
+    assert!(err.contains("Ctrl-C again to quit at once"), "{err}");
+    // Every file still reads: the events (a cut last line at most), the summary, the run,
+    // which is interrupted (or stopped, had the step ended within the 20 ms).
+    let log = rifle_tui::runs::events_file::read_events(&run.join("events.jsonl")).unwrap();
+    assert!(log.problems.len() <= 1, "{:?}", log.problems);
+    assert!(log.events.len() > 3);
+    let out = rifle(&[
+        "runs",
+        "show",
+        name(&run),
+        "--runs-dir",
+        runs.to_str().unwrap(),
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let shown = stdout(&out);
+    assert!(
+        shown.contains("interrupted") || shown.contains("stopped (stopped by request)"),
+        "{shown}"
+    );
+    assert!(run.join("checkpoints/resume.json").is_file());
+}
