@@ -1,39 +1,12 @@
 //! The engine really trains: in-process runs of `small_cnn` on generated data.
 mod common;
 
-use rifle_tui::profile::parse_profile;
 use rifle_tui::protocol::{Command, Event};
 use rifle_tui::train::{engine::NoSink, spawn, RunSpec};
-use std::path::Path;
-
-fn profile(text: &str) -> rifle_tui::profile::Profile {
-    parse_profile(text, Path::new("test.yaml"), &[])
-        .unwrap_or_else(|e| panic!("{e}"))
-        .profile
-}
 
 /// Runs to the end, answering events with `react`, and returns every event.
-fn run_with(text: &str, mut react: impl FnMut(&Event) -> Option<Command>) -> Vec<Event> {
-    let spec = RunSpec {
-        profile: profile(text),
-        run_name: "test".into(),
-        checkpoint_dir: None,
-        warnings: Vec::new(),
-    };
-    let engine = spawn(spec, Box::new(NoSink));
-    let mut events = Vec::new();
-    for e in engine.events.iter() {
-        if let Some(c) = react(&e) {
-            engine.send(c);
-        }
-        let end = e.is_terminal();
-        events.push(e);
-        if end {
-            break;
-        }
-    }
-    engine.join();
-    events
+fn run_with(text: &str, react: impl FnMut(&Event) -> Option<Command>) -> Vec<Event> {
+    common::train_in_process(text, None, react)
 }
 
 fn reinits(events: &[Event]) -> Vec<(f64, f64)> {
@@ -195,7 +168,7 @@ fn stop_ends_the_run_as_stopped() {
 fn pause_resume_and_checkpoint_now_are_applied_and_reported() {
     let tmp = tempfile::tempdir().unwrap();
     let spec = RunSpec {
-        profile: profile(&common::tiny_profile(2, "  enabled: false")),
+        profile: common::profile(&common::tiny_profile(2, "  enabled: false")),
         run_name: "test".into(),
         checkpoint_dir: Some(tmp.path().to_path_buf()),
         warnings: vec!["from the loader".into()],

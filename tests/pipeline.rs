@@ -1,36 +1,13 @@
 //! The image pipeline's determinism: batches under a seed, in memory or streamed from
 //! disk. One test, not several: every check seeds the one torch generator, and tests
 //! running at the same time in this process would draw from it in between.
+mod common;
+
+use common::write_image_folder;
 use rifle_tui::data::batches::Normalization;
 use rifle_tui::data::{image_folder, Augment, Dataset, DeviceData};
-use rifle_tui::profile::parse_profile;
 use rifle_tui::protocol::Event;
-use rifle_tui::train::{engine::NoSink, spawn, RunSpec};
-use std::path::Path;
 use tch::{Device, Tensor};
-
-/// Writes `root/{train,val}/{a,b}/N.png`: class `a` reddish, `b` bluish, of assorted sizes.
-fn image_folder(root: &Path, train_per_class: u32) {
-    for (split, count) in [("train", train_per_class), ("val", 4)] {
-        for (c, class) in ["a", "b"].into_iter().enumerate() {
-            for i in 0..count {
-                let path = root.join(format!("{split}/{class}/{i}.png"));
-                std::fs::create_dir_all(path.parent().unwrap()).unwrap();
-                let (w, h) = (24 + (i % 5) * 4, 28 + (i % 3) * 6);
-                image::RgbImage::from_fn(w, h, |x, y| {
-                    let noise = ((x * 31 + y * 17 + i * 7) % 60) as u8;
-                    if c == 0 {
-                        image::Rgb([180 + noise, 40 + noise, 40])
-                    } else {
-                        image::Rgb([40, 40 + noise, 180 + noise])
-                    }
-                })
-                .save(&path)
-                .unwrap();
-            }
-        }
-    }
-}
 
 fn device_data(d: &Dataset, crop: u32) -> DeviceData {
     DeviceData::new(
@@ -58,34 +35,10 @@ fn same(a: &[(Tensor, Tensor)], b: &[(Tensor, Tensor)]) -> bool {
             .all(|((xa, ya), (xb, yb))| xa.equal(xb) && ya.equal(yb))
 }
 
-/// Runs `text` to the end and returns every event.
-fn run(text: &str) -> Vec<Event> {
-    let profile = parse_profile(text, Path::new("test.yaml"), &[])
-        .unwrap_or_else(|e| panic!("{e}"))
-        .profile;
-    let spec = RunSpec {
-        profile,
-        run_name: "test".into(),
-        checkpoint_dir: None,
-        warnings: Vec::new(),
-    };
-    let engine = spawn(spec, Box::new(NoSink));
-    let mut events = Vec::new();
-    for e in engine.events.iter() {
-        let end = e.is_terminal();
-        events.push(e);
-        if end {
-            break;
-        }
-    }
-    engine.join();
-    events
-}
-
 #[test]
 fn batches_are_the_same_under_a_seed_in_memory_or_streamed() {
     let dir = tempfile::tempdir().unwrap();
-    image_folder(dir.path(), 12);
+    write_image_folder(dir.path(), 12, 4);
 
     // The augmented batches depend on the seed alone.
     let scan = image_folder::scan(dir.path()).unwrap();
@@ -137,8 +90,8 @@ metrics:
         )
     };
     // 32 images of 3 x 20 x 20 bytes: 37.5 KiB.
-    let held = run(&text("4096"));
-    let streamed = run(&text("0.01"));
+    let held = common::train_in_process(&text("4096"), None, |_| None);
+    let streamed = common::train_in_process(&text("0.01"), None, |_| None);
     for events in [&held, &streamed] {
         assert!(
             matches!(events.last(), Some(Event::Finished { .. })),

@@ -2,11 +2,8 @@
 //! fp32, bf16, channels-last and both, compared step by step and by the saved weights.
 mod common;
 
-use rifle_tui::profile::parse_profile;
 use rifle_tui::protocol::Event;
-use rifle_tui::train::{engine::NoSink, spawn, RunSpec};
 use std::collections::HashMap;
-use std::path::Path;
 use std::sync::Mutex;
 use tch::{Kind, Tensor};
 
@@ -21,31 +18,19 @@ struct Run {
 /// the epochs' validation losses and the weights of `last.safetensors`.
 fn run(text: &str, extra: &str) -> Run {
     let text = text.replace("  threads: 1\n", &format!("  threads: 1\n{extra}"));
-    let profile = parse_profile(&text, Path::new("test.yaml"), &[])
-        .unwrap_or_else(|e| panic!("{e}"))
-        .profile;
     let dir = tempfile::tempdir().unwrap();
-    let spec = RunSpec {
-        profile,
-        run_name: "precision".into(),
-        checkpoint_dir: Some(dir.path().to_path_buf()),
-        warnings: Vec::new(),
-    };
-    let engine = spawn(spec, Box::new(NoSink));
+    let events = common::train_in_process(&text, Some(dir.path()), |_| None);
     let (mut losses, mut val_losses, mut warnings) = (Vec::new(), Vec::new(), Vec::new());
-    for e in engine.events.iter() {
-        match &e {
+    for e in &events {
+        match e {
             Event::Step(m) => losses.push(m.loss),
             Event::Epoch(m) => val_losses.push(m.val_loss),
             Event::Warning { message } => warnings.push(message.clone()),
             _ => {}
         }
-        if e.is_terminal() {
-            assert!(matches!(e, Event::Finished { .. }), "{e:?}");
-            break;
-        }
     }
-    engine.join();
+    let last = events.last().expect("events");
+    assert!(matches!(last, Event::Finished { .. }), "{last:?}");
     let weights = Tensor::read_safetensors(dir.path().join("last.safetensors"))
         .unwrap()
         .into_iter()

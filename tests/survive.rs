@@ -7,16 +7,19 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-/// Starts `rifle-tui train` in the background; stderr goes to `log` (a pipe nobody reads
-/// could fill up and block the run).
-fn spawn_train(profile: &Path, runs: &Path, log: &Path) -> Child {
+/// Writes `text` to `dir/p.yaml` and trains it with `rifle-tui train` in the background,
+/// into `dir/runs`; stderr goes to `dir/stderr.txt` (a pipe nobody reads could fill up and
+/// block the run).
+fn spawn_train(dir: &Path, text: &str) -> Child {
+    let profile = write(dir, "p.yaml", text);
+    let log = dir.join("stderr.txt");
     Command::new(env!("CARGO_BIN_EXE_rifle-tui"))
         .args(["train", profile.to_str().unwrap(), "--runs-dir"])
-        .arg(runs)
+        .arg(dir.join("runs"))
         .env_remove("RIFLE_RUNS_DIR")
         .stdin(Stdio::null())
         .stdout(Stdio::null())
-        .stderr(std::fs::File::create(log).unwrap())
+        .stderr(std::fs::File::create(&log).unwrap())
         .spawn()
         .expect("the binary starts")
 }
@@ -79,13 +82,8 @@ fn sigterm_stops_gracefully_sighup_is_ignored_and_the_profile_copy_is_kept() {
     let tmp = tempfile::tempdir().unwrap();
     let runs = tmp.path().join("runs");
     // Long enough that only a signal ends it.
-    let profile = write(
-        tmp.path(),
-        "long.yaml",
-        &tiny_profile(2000, "  enabled: false"),
-    );
-    let log = tmp.path().join("stderr.txt");
-    let mut child = spawn_train(&profile, &runs, &log);
+    let mut child = spawn_train(tmp.path(), &tiny_profile(2000, "  enabled: false"));
+    let (profile, log) = (tmp.path().join("p.yaml"), tmp.path().join("stderr.txt"));
     let run = run_folder(&runs);
     wait_for_epochs(&run, 1);
     let own_copy = std::fs::read_to_string(run.join("profile.yaml")).unwrap();
@@ -149,13 +147,7 @@ fn kill_9_leaves_an_interrupted_run_that_resumes_to_the_end() {
     let tmp = tempfile::tempdir().unwrap();
     let runs = tmp.path().join("runs");
     let runs_arg = runs.to_str().unwrap();
-    let profile = write(
-        tmp.path(),
-        "p.yaml",
-        &tiny_profile(40, "  period_epochs: 1.5"),
-    );
-    let log = tmp.path().join("stderr.txt");
-    let mut child = spawn_train(&profile, &runs, &log);
+    let mut child = spawn_train(tmp.path(), &tiny_profile(40, "  period_epochs: 1.5"));
     let run = run_folder(&runs);
     wait_until("the first epoch-end state", || {
         run.join("checkpoints/resume.json").is_file().then_some(())
@@ -290,13 +282,7 @@ fn a_diverging_resume_fails_and_keeps_the_last_good_checkpoint() {
     let tmp = tempfile::tempdir().unwrap();
     let runs = tmp.path().join("runs");
     let runs_arg = runs.to_str().unwrap();
-    let profile = write(
-        tmp.path(),
-        "long.yaml",
-        &tiny_profile(2000, "  enabled: false"),
-    );
-    let log = tmp.path().join("stderr.txt");
-    let mut child = spawn_train(&profile, &runs, &log);
+    let mut child = spawn_train(tmp.path(), &tiny_profile(2000, "  enabled: false"));
     let run = run_folder(&runs);
     wait_for_epochs(&run, 1);
     signal(&child, "TERM");
@@ -362,35 +348,17 @@ fn weights_of_another_architecture_are_an_error_naming_the_tensor() {
     assert!(err.contains("tensor `"), "{err}");
 }
 
-/// Writes a small image folder: `n` PNGs a class, classes told apart by colour.
-fn image_folder(root: &Path, n: u32) {
-    for split in ["train", "val"] {
-        for (class, rgb) in [("ants", [200u8, 40, 40]), ("bees", [40u8, 40, 200])] {
-            let dir = root.join(split).join(class);
-            std::fs::create_dir_all(&dir).unwrap();
-            for i in 0..n {
-                let img = image::RgbImage::from_fn(20, 20, |x, y| {
-                    let v = ((x * 7 + y * 3 + i * 11) % 40) as u8;
-                    image::Rgb([rgb[0] + v, rgb[1] + v, rgb[2] + v])
-                });
-                img.save(dir.join(format!("{i}.png"))).unwrap();
-            }
-        }
-    }
-}
-
 /// Trains on a generated image folder, removes the folder after the first epoch, and
 /// returns the run folder and the trainer (still running or not).
 fn remove_the_dataset_mid_run(tmp: &Path, data_keys: &str) -> (PathBuf, Child) {
     let runs = tmp.join("runs");
     let data = tmp.join("data");
-    image_folder(&data, 12);
+    common::write_image_folder(&data, 12, 12);
     let text = tiny_profile(100_000, "  period_epochs: 2").replace(
         "  source: synthetic\n  classes: 3\n  train_per_class: 40\n  val_per_class: 12\n",
         &format!("  source: image_folder\n  root: data\n{data_keys}"),
     );
-    let profile = write(tmp, "folder.yaml", &text);
-    let child = spawn_train(&profile, &runs, &tmp.join("stderr.txt"));
+    let child = spawn_train(tmp, &text);
     let run = run_folder(&runs);
     wait_for_epochs(&run, 1);
     std::fs::remove_dir_all(&data).unwrap();
@@ -503,9 +471,8 @@ fn a_second_ctrl_c_quits_at_once_and_leaves_the_files_readable() {
     let text = tiny_profile(1000, "  enabled: false")
         .replace("arch: small_cnn", "arch: efficientnet_lite0")
         .replace("image_size: 16", "image_size: 96");
-    let profile = write(tmp.path(), "slow.yaml", &text);
+    let mut child = spawn_train(tmp.path(), &text);
     let log = tmp.path().join("stderr.txt");
-    let mut child = spawn_train(&profile, &runs, &log);
     let run = run_folder(&runs);
     wait_for_epochs(&run, 1);
     signal(&child, "INT");

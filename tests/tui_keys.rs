@@ -29,6 +29,15 @@ fn started(period: Option<f64>) -> Event {
     }
 }
 
+/// The engine's answer to a stop.
+fn stopped() -> Event {
+    Event::Stopped {
+        epochs: 0,
+        reason: "stopped by request".into(),
+        seconds: 1.0,
+    }
+}
+
 struct Rig {
     _tmp: tempfile::TempDir,
     app: App,
@@ -189,11 +198,7 @@ fn quitting_while_training_asks_and_stops_first() {
     r.press('y');
     assert_eq!(r.engine.sent(), vec![Command::Stop]);
     assert!(!r.app.should_quit(), "waits for the engine's last event");
-    r.event(Event::Stopped {
-        epochs: 0,
-        reason: "stopped by request".into(),
-        seconds: 1.0,
-    });
+    r.event(stopped());
     assert!(r.app.should_quit());
 }
 
@@ -264,11 +269,7 @@ fn quitting_while_attached_leaves_the_run_or_stops_it() {
     r.press('s');
     assert_eq!(r.engine.sent(), vec![Command::Stop]);
     assert!(!r.app.should_quit(), "waits for the run to stop");
-    r.event(Event::Stopped {
-        epochs: 0,
-        reason: "stopped by request".into(),
-        seconds: 1.0,
-    });
+    r.event(stopped());
     assert!(r.app.should_quit());
 }
 

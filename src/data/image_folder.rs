@@ -150,16 +150,7 @@ pub fn scan(root: &Path) -> Result<FolderScan, DataError> {
 /// Decodes every image of `scan` in parallel into `resize` x `resize` squares. Files the
 /// decoder rejects are left out and listed in `skipped`; nothing here panics on bad data.
 pub fn load(scan: &FolderScan, resize: u32) -> Dataset {
-    let (train, mut skipped) = load_split(&scan.train, resize);
-    let (val, val_skipped) = load_split(&scan.val, resize);
-    skipped.extend(val_skipped);
-    Dataset {
-        classes: scan.classes.clone(),
-        train,
-        val,
-        skipped,
-        warnings: scan.warnings.clone(),
-    }
+    assemble(scan, resize, load_split)
 }
 
 /// Like `load`, but decodes nothing: the sets keep their files and are decoded batch by
@@ -167,8 +158,15 @@ pub fn load(scan: &FolderScan, resize: u32) -> Dataset {
 /// in parallel, so files that are not images are skipped and named up front as `load`
 /// does; a file whose header reads but whose body does not is found when a batch needs it.
 pub fn stream(scan: &FolderScan, resize: u32) -> Dataset {
-    let (train, mut skipped) = probe_split(&scan.train, resize);
-    let (val, val_skipped) = probe_split(&scan.val, resize);
+    assemble(scan, resize, probe_split)
+}
+
+type Split = (ImageSet, Vec<SkippedImage>);
+
+/// Both splits of `scan` read by `split`, with what was skipped and said about them.
+fn assemble(scan: &FolderScan, resize: u32, split: fn(&[(PathBuf, i64)], u32) -> Split) -> Dataset {
+    let (train, mut skipped) = split(&scan.train, resize);
+    let (val, val_skipped) = split(&scan.val, resize);
     skipped.extend(val_skipped);
     Dataset {
         classes: scan.classes.clone(),
@@ -179,7 +177,7 @@ pub fn stream(scan: &FolderScan, resize: u32) -> Dataset {
     }
 }
 
-fn probe_split(files: &[(PathBuf, i64)], side: u32) -> (ImageSet, Vec<SkippedImage>) {
+fn probe_split(files: &[(PathBuf, i64)], side: u32) -> Split {
     let probed: Vec<Result<(), String>> = files
         .par_iter()
         .map(|(path, _)| {
@@ -250,7 +248,7 @@ pub fn decode_batch(files: &[&Path], side: u32) -> (Vec<u8>, Vec<SkippedImage>) 
     (pixels, failed)
 }
 
-fn load_split(files: &[(PathBuf, i64)], side: u32) -> (ImageSet, Vec<SkippedImage>) {
+fn load_split(files: &[(PathBuf, i64)], side: u32) -> Split {
     let decoded: Vec<Result<Vec<u8>, String>> = files
         .par_iter()
         .map(|(path, _)| {

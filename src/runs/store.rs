@@ -21,6 +21,14 @@ pub struct StoredRun {
     pub summary: Summary,
 }
 
+impl StoredRun {
+    /// A process trains it now and serves it on its socket: a front end can attach.
+    pub fn is_live(&self) -> bool {
+        self.summary.status == Status::Running
+            && self.dir.file(super::run_dir::SOCKET_FILE).exists()
+    }
+}
+
 impl RunStore {
     pub fn new(root: impl Into<PathBuf>) -> Self {
         Self { root: root.into() }

@@ -43,10 +43,7 @@ pub fn attach(runs_dir: &Path, run: Option<&str>) -> Result<i32, String> {
             .map_err(|e| e.to_string())?
             .into_iter()
             .rev()
-            .find(|r| {
-                r.summary.status == crate::runs::Status::Running
-                    && r.dir.file(crate::runs::run_dir::SOCKET_FILE).exists()
-            })
+            .find(crate::runs::store::StoredRun::is_live)
             .map(|r| r.dir.path)
             .ok_or_else(|| format!("no run in {} is training now", runs_dir.display()))?,
     };

@@ -1,5 +1,7 @@
 //! Helpers shared by the integration tests: tiny profiles and running the real binary.
 #![allow(dead_code)]
+use rifle_tui::protocol::{Command as EngineCommand, Event};
+use rifle_tui::train::{engine::NoSink, spawn, RunSpec};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
@@ -79,6 +81,65 @@ impl Drop for Reaper {
                 unsafe {
                     libc::kill(pid, libc::SIGKILL);
                 }
+            }
+        }
+    }
+}
+
+/// A profile's text, parsed as if it were `test.yaml` in the current folder.
+pub fn profile(text: &str) -> rifle_tui::profile::Profile {
+    rifle_tui::profile::parse_profile(text, Path::new("test.yaml"), &[])
+        .unwrap_or_else(|e| panic!("{e}"))
+        .profile
+}
+
+/// Trains `text` in-process to its end, with no run folder (checkpoints in `checkpoints`
+/// when given), answering events with `react`; returns every event.
+pub fn train_in_process(
+    text: &str,
+    checkpoints: Option<&Path>,
+    mut react: impl FnMut(&Event) -> Option<EngineCommand>,
+) -> Vec<Event> {
+    let spec = RunSpec {
+        profile: profile(text),
+        run_name: "test".into(),
+        checkpoint_dir: checkpoints.map(Path::to_path_buf),
+        warnings: Vec::new(),
+    };
+    let engine = spawn(spec, Box::new(NoSink));
+    let mut events = Vec::new();
+    for e in engine.events.iter() {
+        if let Some(c) = react(&e) {
+            engine.send(c);
+        }
+        let end = e.is_terminal();
+        events.push(e);
+        if end {
+            break;
+        }
+    }
+    engine.join();
+    events
+}
+
+/// Writes `root/{train,val}/{a,b}/N.png`: class `a` reddish, `b` bluish, of assorted sizes.
+pub fn write_image_folder(root: &Path, train_per_class: u32, val_per_class: u32) {
+    for (split, count) in [("train", train_per_class), ("val", val_per_class)] {
+        for (c, class) in ["a", "b"].into_iter().enumerate() {
+            for i in 0..count {
+                let path = root.join(format!("{split}/{class}/{i}.png"));
+                std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+                let (w, h) = (24 + (i % 5) * 4, 28 + (i % 3) * 6);
+                image::RgbImage::from_fn(w, h, |x, y| {
+                    let noise = ((x * 31 + y * 17 + i * 7) % 60) as u8;
+                    if c == 0 {
+                        image::Rgb([180 + noise, 40 + noise, 40])
+                    } else {
+                        image::Rgb([40, 40 + noise, 180 + noise])
+                    }
+                })
+                .save(&path)
+                .unwrap();
             }
         }
     }

@@ -1,5 +1,4 @@
 //! The Runs screen: saved runs, sortable, filterable, marked for comparison.
-use crate::runs::run_dir::SOCKET_FILE;
 use crate::runs::{RunStore, Status};
 use crate::tui::monitor_state::fmt_duration;
 use crate::tui::theme::Theme;
@@ -103,8 +102,7 @@ impl RunsState {
                         seconds: r.summary.wall_seconds,
                         started: r.summary.started_at.clone(),
                         reason: r.summary.reason.clone(),
-                        live: r.summary.status == Status::Running
-                            && r.dir.file(SOCKET_FILE).exists(),
+                        live: r.is_live(),
                     })
                     .collect();
             }
