@@ -475,13 +475,22 @@ fn a_second_ctrl_c_quits_at_once_and_leaves_the_files_readable() {
     let log = tmp.path().join("stderr.txt");
     let run = run_folder(&runs);
     wait_for_epochs(&run, 1);
+    // The epoch-end checkpoint is written just after the epoch's event: wait for it, so the
+    // quit at once below cannot land before it exists.
+    wait_until("the first checkpoint", || {
+        run.join("checkpoints/resume.json").is_file().then_some(())
+    });
     signal(&child, "INT");
     std::thread::sleep(std::time::Duration::from_millis(20));
     signal(&child, "INT");
     let status = child.wait().unwrap();
     let err = std::fs::read_to_string(&log).unwrap();
     // 130 comes only from the second signal's handler: a graceful end exits with 1.
-    assert_eq!(status.code(), Some(128 + 2), "quits at once: {err}");
+    assert_eq!(
+        status.code(),
+        Some(128 + 2),
+        "quits at once: {status:?} {err}"
+    );
     assert!(err.contains("Ctrl-C again to quit at once"), "{err}");
     // Every file still reads: the events (a cut last line at most), the summary, the run,
     // which is interrupted (or stopped, had the step ended within the 20 ms).

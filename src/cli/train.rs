@@ -108,7 +108,11 @@ fn drive(session: Session) -> Result<i32, String> {
                     ));
                     let _ = commands.send(Command::Stop);
                 } else {
-                    std::process::exit(128 + signal);
+                    // _exit, not exit: exit runs libtorch's static destructors while the
+                    // engine thread is still inside a kernel, which can crash the process
+                    // (SIGSEGV/SIGABRT instead of 130). Every file is already written
+                    // line by line or atomically, so nothing is lost by skipping them.
+                    unsafe { libc::_exit(128 + signal) };
                 }
             }
         })
