@@ -9,7 +9,7 @@
 //! streamed run trains on exactly the batches an in-memory one would.
 use super::image_folder::decode_batch;
 use super::images::{Dataset, ImageSet, SkippedImage};
-use crate::profile::schema::{DataSection, DataSource};
+use crate::profile::schema::{CropMode, DataSection, DataSource};
 use std::cell::RefCell;
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
@@ -33,63 +33,114 @@ impl Normalization {
     };
 }
 
-/// Training augmentation: a random resized crop of the stored square, resampled to the
-/// network's input side, and a horizontal flip, drawn independently for every image and
-/// applied to the whole batch at once (one `affine_grid` + `grid_sample`).
+/// Training augmentation: a random crop of the stored square, resampled to the network's
+/// input side where its size differs, and a horizontal flip, drawn independently for every
+/// image and applied to the whole batch at once (one `affine_grid` + `grid_sample`).
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Augment {
-    /// The crop's area as a fraction of the stored square's, drawn uniformly.
-    pub scale: (f64, f64),
-    /// The crop's width over its height, drawn log-uniformly.
-    pub ratio: (f64, f64),
+    pub crop: Crop,
     /// Mirror left to right with probability one half.
     pub flip: bool,
 }
 
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Crop {
+    /// torchvision's `RandomResizedCrop`.
+    Resized {
+        /// The crop's area as a fraction of the stored square's, drawn uniformly.
+        scale: (f64, f64),
+        /// The crop's width over its height, drawn log-uniformly.
+        ratio: (f64, f64),
+    },
+    /// torchvision's `RandomCrop`: the network's side in stored pixels, at a random
+    /// whole-pixel offset, so the pixels are copied, not resampled.
+    Fixed,
+}
+
 impl Augment {
-    /// torchvision's `RandomResizedCrop` with a milder scale than its (0.08, 1): the
-    /// stored square is already a centre crop of the photo, and a fine-tuning set is small,
-    /// so crops keep at least about a third of it.
-    pub const RESIZED_CROP: Augment = Augment {
-        scale: (0.35, 1.0),
-        ratio: (3.0 / 4.0, 4.0 / 3.0),
+    /// torchvision's `RandomResizedCrop` with [`DEFAULT_MIN_CROP_AREA`](super::DEFAULT_MIN_CROP_AREA).
+    pub const RESIZED_CROP: Augment = Augment::resized(super::DEFAULT_MIN_CROP_AREA);
+    /// The RIFLE authors' `RandomCrop` and flip.
+    pub const FIXED_CROP: Augment = Augment {
+        crop: Crop::Fixed,
         flip: true,
     };
     /// The whole image, mirrored or not.
     pub const FLIP_ONLY: Augment = Augment {
-        scale: (1.0, 1.0),
-        ratio: (1.0, 1.0),
+        crop: Crop::Resized {
+            scale: (1.0, 1.0),
+            ratio: (1.0, 1.0),
+        },
         flip: true,
     };
 
-    /// What a profile's data section trains with: nothing without `augment`; a resized crop
-    /// and flip for an image folder; only the flip for synthetic images, which are drawn
-    /// at `image_size` with the shape filling much of it, so a crop could cut it off.
+    /// A resized crop of at least `min_area` of the square, aspect ratio 3/4 to 4/3, and
+    /// the flip.
+    pub const fn resized(min_area: f64) -> Augment {
+        Augment {
+            crop: Crop::Resized {
+                scale: (min_area, 1.0),
+                ratio: (3.0 / 4.0, 4.0 / 3.0),
+            },
+            flip: true,
+        }
+    }
+
+    /// What a profile's data section trains with: nothing without `augment`; the chosen
+    /// crop and the flip for an image folder; only the flip for synthetic images, which are
+    /// drawn at `image_size` with the shape filling much of it, so a crop could cut it off.
     pub fn for_data(d: &DataSection) -> Option<Augment> {
         match (d.augment, d.source) {
             (false, _) => None,
-            (true, DataSource::ImageFolder) => Some(Augment::RESIZED_CROP),
+            (true, DataSource::ImageFolder) => Some(match d.crop {
+                Some(CropMode::Fixed) => Augment::FIXED_CROP,
+                Some(CropMode::Resized) | None => {
+                    Augment::resized(d.min_crop_area.unwrap_or(super::DEFAULT_MIN_CROP_AREA))
+                }
+            }),
             (true, DataSource::Synthetic) => Some(Augment::FLIP_ONLY),
         }
     }
 
     /// One crop box per row of `u`, five uniform draws in [0, 1) each: area, aspect
-    /// ratio, x, y, flip. A box wider or higher than the square is clamped to it (where
-    /// torchvision would draw again, then fall back to a centre crop).
-    pub fn boxes(&self, u: &[f64]) -> Vec<CropBox> {
+    /// ratio, x, y, flip; `side` is the stored square's and `out` the network's. A resized
+    /// box wider or higher than the square is clamped to it (where torchvision would draw
+    /// again, then fall back to a centre crop).
+    pub fn boxes(&self, u: &[f64], side: i64, out: i64) -> Vec<CropBox> {
         let lerp = |(lo, hi): (f64, f64), t: f64| lo + t * (hi - lo);
+        let side_f = side as f64;
+        // Fixed: a whole-pixel offset in 0..=side-out, as a fraction of the side.
+        let offset = |t: f64| {
+            let room = (side - out).max(0);
+            ((t * (room + 1) as f64).floor() as i64).min(room) as f64 / side_f
+        };
         u.chunks_exact(DRAWS)
             .map(|d| {
-                let area = lerp(self.scale, d[0]);
-                let ratio = lerp((self.ratio.0.ln(), self.ratio.1.ln()), d[1]).exp();
-                let w = (area * ratio).sqrt().min(1.0);
-                let h = (area / ratio).sqrt().min(1.0);
-                CropBox {
-                    x: d[2] * (1.0 - w),
-                    y: d[3] * (1.0 - h),
-                    w,
-                    h,
-                    flip: self.flip && d[4] < 0.5,
+                let flip = self.flip && d[4] < 0.5;
+                match self.crop {
+                    Crop::Resized { scale, ratio } => {
+                        let area = lerp(scale, d[0]);
+                        let ratio = lerp((ratio.0.ln(), ratio.1.ln()), d[1]).exp();
+                        let w = (area * ratio).sqrt().min(1.0);
+                        let h = (area / ratio).sqrt().min(1.0);
+                        CropBox {
+                            x: d[2] * (1.0 - w),
+                            y: d[3] * (1.0 - h),
+                            w,
+                            h,
+                            flip,
+                        }
+                    }
+                    Crop::Fixed => {
+                        let w = (out.min(side)) as f64 / side_f;
+                        CropBox {
+                            x: offset(d[2]),
+                            y: offset(d[3]),
+                            w,
+                            h: w,
+                            flip,
+                        }
+                    }
                 }
             })
             .collect()
@@ -409,7 +460,7 @@ impl DeviceData {
                 let b = images.size()[0];
                 let u = Tensor::rand([b, DRAWS as i64], (Kind::Double, Device::Cpu));
                 let u = Vec::<f64>::try_from(u.view([-1])).unwrap_or_default();
-                let boxes = a.boxes(&u);
+                let boxes = a.boxes(&u, self.side, self.crop);
                 if self.side == self.crop && boxes.iter().all(CropBox::is_whole) {
                     // Nothing to resample (synthetic images): just mirror, on uint8.
                     let flips: Vec<bool> = boxes.iter().map(|c| c.flip).collect();
@@ -605,7 +656,7 @@ mod tests {
             ..Augment::FLIP_ONLY
         };
         let u: Vec<f64> = (0..3 * DRAWS).map(|i| (i as f64 * 0.37) % 1.0).collect();
-        let boxes = a.boxes(&u);
+        let boxes = a.boxes(&u, 9, 9);
         assert!(boxes
             .iter()
             .all(|b| (b.x, b.y, b.w, b.h, b.flip) == (0.0, 0.0, 1.0, 1.0, false)));
@@ -676,7 +727,7 @@ mod tests {
     fn boxes_stay_in_the_square_and_in_range() {
         let a = Augment::RESIZED_CROP;
         let u = Vec::<f64>::try_from(Tensor::rand([4000], (Kind::Double, Device::Cpu))).unwrap();
-        let boxes = a.boxes(&u);
+        let boxes = a.boxes(&u, 256, 224);
         assert_eq!(boxes.len(), 800);
         let mut flips = 0;
         for b in &boxes {
@@ -693,6 +744,54 @@ mod tests {
         assert!((300..500).contains(&flips), "{flips}");
         // Small crops are resampled up: what the network sees is zoomed in.
         assert!(boxes.iter().any(|b| b.w < 0.7));
+    }
+
+    #[test]
+    fn a_fixed_crop_copies_pixels_at_whole_pixel_offsets_over_the_whole_range() {
+        let (side, out) = (12, 8);
+        let images = ramp(1, side).repeat([400, 1, 1, 1]);
+        let u = Vec::<f64>::try_from(Tensor::rand(
+            [400 * DRAWS as i64],
+            (Kind::Double, Device::Cpu),
+        ))
+        .unwrap();
+        let boxes = Augment::FIXED_CROP.boxes(&u, side, out);
+        let crops = resized_crop(&images, &boxes, out);
+        let mut offsets = HashSet::new();
+        for (i, b) in boxes.iter().enumerate() {
+            let (x, y) = (b.x * side as f64, b.y * side as f64);
+            assert_eq!((x.fract(), y.fract()), (0.0, 0.0), "{b:?}");
+            let (x, y) = (x as i64, y as i64);
+            assert!((0..=side - out).contains(&x) && (0..=side - out).contains(&y));
+            offsets.insert((x, y));
+            let mut expected = images.get(i as i64).narrow(1, y, out).narrow(2, x, out);
+            if b.flip {
+                expected = expected.flip([2]);
+            }
+            // Copied, not resampled: equal to float rounding.
+            assert!(max_diff(&crops.get(i as i64), &expected) < 1e-3, "{b:?}");
+        }
+        // Every offset of the 5 x 5 can be drawn, the corners included.
+        assert_eq!(offsets.len(), 25, "{offsets:?}");
+    }
+
+    #[test]
+    fn the_profile_chooses_the_crop() {
+        let mut d: DataSection = serde_norway::from_str("source: image_folder\nroot: r").unwrap();
+        assert_eq!(Augment::for_data(&d), Some(Augment::RESIZED_CROP));
+        d.min_crop_area = Some(0.08);
+        let Some(Augment {
+            crop: Crop::Resized { scale, .. },
+            flip: true,
+        }) = Augment::for_data(&d)
+        else {
+            panic!("a resized crop")
+        };
+        assert_eq!(scale, (0.08, 1.0));
+        d.crop = Some(CropMode::Fixed);
+        assert_eq!(Augment::for_data(&d), Some(Augment::FIXED_CROP));
+        d.augment = false;
+        assert_eq!(Augment::for_data(&d), None);
     }
 
     /// A tiny image folder: `n` noisy PNGs per class, of assorted sizes.

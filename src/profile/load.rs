@@ -7,7 +7,7 @@
 //! is then range-checked (`validate.rs`), so every reported error is real.
 use super::error::{FieldError, Origin, ProfileError};
 use super::locate;
-use super::schema::{DataSource, Profile};
+use super::schema::{CropMode, DataSource, Profile};
 use super::sources::{describe, did_you_mean, strip_marks, unknown_message, Override, Sources};
 use super::validate::validate;
 use serde_norway::{Mapping, Value};
@@ -515,6 +515,9 @@ fn resolve(profile: &mut Profile, path: &Path, sources: &Sources) {
             .get_or_insert(crate::data::DEFAULT_TRAIN_PER_CLASS);
         data.val_per_class
             .get_or_insert(crate::data::DEFAULT_VAL_PER_CLASS);
+    } else if *data.crop.get_or_insert(CropMode::Resized) == CropMode::Resized {
+        data.min_crop_area
+            .get_or_insert(crate::data::DEFAULT_MIN_CROP_AREA);
     }
 }
 
@@ -870,6 +873,45 @@ train:
             .profile;
         assert_eq!(p.data.root, Some(PathBuf::from("/srv/flowers")));
         assert_eq!(p.model.weights, Some(PathBuf::from("w.ot")));
+    }
+
+    #[test]
+    fn the_training_crop_is_written_out_and_checked() {
+        let folder = BASE.replace("source: synthetic", "source: image_folder\n  root: /d");
+        let p = parse(&folder, &[]).unwrap().profile;
+        assert_eq!(p.data.crop, Some(CropMode::Resized));
+        assert_eq!(
+            p.data.min_crop_area,
+            Some(crate::data::DEFAULT_MIN_CROP_AREA)
+        );
+        let p = parse(&folder, &["data.crop=fixed"]).unwrap().profile;
+        assert_eq!(
+            (p.data.crop, p.data.min_crop_area),
+            (Some(CropMode::Fixed), None)
+        );
+        // The resolved profile reads back as itself.
+        let again = parse(&p.to_yaml(), &[]).unwrap().profile;
+        assert_eq!(again.data, p.data);
+        assert_eq!(
+            error(&folder, &["data.crop=fixed", "data.min_crop_area=0.5"]),
+            "--set data.min_crop_area=0.5: data.min_crop_area: only used with data.crop: resized (a fixed crop is always image_size pixels)"
+        );
+        for bad in ["0", "1.5", "-0.2"] {
+            let e = error(&folder, &[&format!("data.min_crop_area={bad}")]);
+            assert!(
+                e.ends_with(&format!(
+                    "data.min_crop_area: must be greater than 0 and at most 1 (got {bad})"
+                )),
+                "{e}"
+            );
+        }
+        let e = error(&folder, &["data.crop=random"]);
+        assert!(
+            e.contains("data.crop") && e.contains("resized") && e.contains("fixed"),
+            "{e}"
+        );
+        assert!(error(BASE, &["data.crop=fixed"])
+            .contains("data.crop: only used with source: image_folder"));
     }
 
     #[test]

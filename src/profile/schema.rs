@@ -54,6 +54,18 @@ pub enum DataSource {
     ImageFolder,
 }
 
+/// How an image folder's training images are cropped (with `augment`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CropMode {
+    /// torchvision's `RandomResizedCrop`: a box of random area and aspect ratio,
+    /// resampled to `image_size`.
+    Resized,
+    /// torchvision's `RandomCrop`: `image_size` pixels of the `resize` square at a random
+    /// offset, not resampled. The RIFLE authors' set-up (resize 256, crop 224).
+    Fixed,
+}
+
 /// Flat on purpose: each key's error can then name its own line.
 /// Which keys apply depends on `source`; validation rejects the others.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -83,6 +95,13 @@ pub struct DataSection {
     /// Training augmentation: random resized crop (image_folder) and horizontal flip.
     #[serde(default = "yes")]
     pub augment: bool,
+    /// image_folder: the training crop; defaults to `resized`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub crop: Option<CropMode>,
+    /// image_folder, `crop: resized`: the smallest crop's area as a fraction of the stored
+    /// square's (torchvision's default is 0.08).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub min_crop_area: Option<f64>,
     /// image_folder: the most the resized uint8 images may take in memory (MiB); past it
     /// they are streamed from disk, decoded batch by batch.
     #[serde(default = "default_memory_budget_mb")]

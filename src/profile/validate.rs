@@ -4,7 +4,7 @@
 //! `check` lists all that needs fixing. File existence is left to `check`: a profile is
 //! valid or not regardless of the machine it is read on.
 use super::error::FieldError;
-use super::schema::{DataSource, OptimizerKind, Profile};
+use super::schema::{CropMode, DataSource, OptimizerKind, Profile};
 use super::sources::{did_you_mean, Sources};
 
 /// Returns (errors, warnings).
@@ -186,6 +186,8 @@ fn data(c: &mut Checker, p: &Profile) {
             for (key, given) in [
                 ("data.root", d.root.is_some()),
                 ("data.resize", d.resize.is_some()),
+                ("data.crop", d.crop.is_some()),
+                ("data.min_crop_area", d.min_crop_area.is_some()),
             ] {
                 if given {
                     c.error(key, "only used with source: image_folder".into());
@@ -211,6 +213,20 @@ fn data(c: &mut Checker, p: &Profile) {
                         key,
                         "only used with source: synthetic (image_folder takes its classes and images from data.root)"
                             .into(),
+                    );
+                }
+            }
+            if let Some(area) = d.min_crop_area {
+                if d.crop == Some(CropMode::Fixed) {
+                    c.error(
+                        "data.min_crop_area",
+                        "only used with data.crop: resized (a fixed crop is always image_size pixels)"
+                            .into(),
+                    );
+                } else if !(area.is_finite() && area > 0.0 && area <= 1.0) {
+                    c.error(
+                        "data.min_crop_area",
+                        format!("must be greater than 0 and at most 1 (got {area})"),
                     );
                 }
             }
