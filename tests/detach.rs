@@ -333,3 +333,23 @@ fn a_bad_profile_is_refused_before_anything_detaches() {
     assert!(stderr(&out).contains("period_epochs"), "{}", stderr(&out));
     assert!(!runs.exists() || std::fs::read_dir(&runs).unwrap().next().is_none());
 }
+
+#[test]
+fn a_run_folder_too_deep_for_a_socket_path_is_still_attached_to() {
+    let (_reaper, tmp, _, profile) = setup(1000, "  enabled: false");
+    // Deeper than a Unix socket path may be (107 bytes), as a long home folder and a long
+    // profile name make it.
+    let runs = tmp.path().join("r".repeat(50)).join("s".repeat(50));
+    let _deep_reaper = Reaper(runs.clone());
+    let run = detach(&profile, &runs);
+    let socket = run.join("control.sock");
+    assert!(socket.as_os_str().len() > 107, "{}", socket.display());
+    let log = std::fs::read_to_string(run.join("trainer.log")).unwrap_or_default();
+    assert!(!log.contains("cannot open the control socket"), "{log}");
+    let mut a = Client::attach(&run);
+    a.until_event("a step", |e| matches!(e, Event::Step(_)));
+    a.remote.send(&Command::Stop).unwrap();
+    a.until_event("stopped", |e| matches!(e, Event::Stopped { .. }));
+    a.drain_to_end();
+    wait_gone(pid_of(&run));
+}

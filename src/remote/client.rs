@@ -2,6 +2,7 @@
 //!
 //! Plain threads and blocking I/O: a reader thread turns the socket's lines into
 //! messages on a channel, so a UI polls it without ever waiting on the trainer.
+use super::socket_path::with_socket_path;
 use super::wire::ServerMessage;
 use crate::protocol::Command;
 use std::io::{BufRead, BufReader, Write};
@@ -29,13 +30,14 @@ pub struct RemoteRun {
 impl RemoteRun {
     /// Connects to a run's `control.sock`.
     pub fn connect(socket: &Path) -> Result<Self, String> {
-        let stream = UnixStream::connect(socket).map_err(|e| match e.kind() {
-            std::io::ErrorKind::NotFound | std::io::ErrorKind::ConnectionRefused => format!(
-                "{}: no trainer is serving this run (it has ended or its process died)",
-                socket.display()
-            ),
-            _ => format!("{}: {e}", socket.display()),
-        })?;
+        let stream =
+            with_socket_path(socket, |p| UnixStream::connect(p)).map_err(|e| match e.kind() {
+                std::io::ErrorKind::NotFound | std::io::ErrorKind::ConnectionRefused => format!(
+                    "{}: no trainer is serving this run (it has ended or its process died)",
+                    socket.display()
+                ),
+                _ => format!("{}: {e}", socket.display()),
+            })?;
         // A trainer that stops reading must not freeze the UI that sends it a command.
         let _ = stream.set_write_timeout(Some(Duration::from_secs(2)));
         let reader = stream

@@ -8,6 +8,7 @@ pub mod detach;
 pub mod hub;
 pub mod lock;
 pub mod server;
+pub mod socket_path;
 pub mod wire;
 
 pub use client::{Incoming, RemoteRun};

@@ -5,6 +5,7 @@
 //! It runs on its own thread with a small tokio runtime, so a slow or stuck client never
 //! holds up the engine: the engine hands events to the hub without waiting (see `hub`).
 use super::hub::Hub;
+use super::socket_path::with_socket_path;
 use super::wire::{parse_command, ServerMessage};
 use crate::protocol::Command;
 use std::os::unix::fs::PermissionsExt;
@@ -34,7 +35,8 @@ pub fn bind(path: &Path) -> std::io::Result<std::os::unix::net::UnixListener> {
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
         Err(e) => return Err(annotate(e)),
     }
-    let listener = std::os::unix::net::UnixListener::bind(path).map_err(annotate)?;
+    let listener =
+        with_socket_path(path, |p| std::os::unix::net::UnixListener::bind(p)).map_err(annotate)?;
     std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600)).map_err(annotate)?;
     listener.set_nonblocking(true).map_err(annotate)?;
     Ok(listener)
