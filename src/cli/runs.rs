@@ -3,6 +3,7 @@ use super::{ExportFormat, RunsCommand};
 use crate::runs::compare::{differing_keys, flatten_yaml};
 use crate::runs::export::{epochs_csv, events_jsonl};
 use crate::runs::store::{read_log, read_profile_yaml, read_run, StoredRun};
+use crate::runs::tensorboard;
 use crate::runs::RunStore;
 use std::path::Path;
 
@@ -23,6 +24,20 @@ pub fn run(command: RunsCommand, runs_dir: &Path) -> Result<i32, String> {
             let text = match format {
                 ExportFormat::Csv => epochs_csv(&log.events)?,
                 ExportFormat::Jsonl => events_jsonl(&log.events),
+                ExportFormat::Tensorboard => {
+                    let logdir = output.ok_or(
+                        "--format tensorboard writes a log folder: give it with --output DIR \
+                         (then `tensorboard --logdir DIR`)",
+                    )?;
+                    let file = tensorboard::export(
+                        &log.events,
+                        &stored.dir.name,
+                        &stored.summary.started_at,
+                        &logdir,
+                    )?;
+                    println!("{}", file.display());
+                    return Ok(0);
+                }
             };
             match output {
                 Some(path) => {

@@ -8,6 +8,8 @@ pub mod recorder;
 pub mod run_dir;
 pub mod store;
 pub mod summary;
+pub mod tensorboard;
+pub mod tfevents;
 
 pub use recorder::Recorder;
 pub use run_dir::RunDir;
