@@ -11,8 +11,9 @@ DATA_DIR=../shared/datasets/hymenoptera_data
 # A whole training epoch over the same folder: EfficientNet-Lite0 with its pretrained
 # weights at 224 px, batch 32, the data path included. rifle-tui decodes and resizes every
 # image once (or streams them past data.memory_budget_mb), then trains on batches made on
-# the device (random resized crop + flip); the reference is the usual PyTorch loop, a
-# DataLoader with one worker per core PIL-decoding and transforming every JPEG each epoch.
+# the device (random resized crop + flip), in channels-last memory format (its default);
+# the reference is the usual PyTorch loop, a DataLoader with one worker per core
+# PIL-decoding and transforming every JPEG each epoch, run as it is and in channels-last.
 # Epoch 1 of rifle-tui is shown alone and with its start-up (load + model); the
 # reference's epoch 1 includes starting its workers. One run each: Lite0 at 224 px on a
 # few CPU cores takes minutes (BENCH_EPOCH_EPOCHS, default 2, sets the epochs).
@@ -29,12 +30,19 @@ else
   ours=$("$BIN" bench profiles/hymenoptera.yaml --set data.root="$DATA_ABS" \
     --set data.image_size=224 --set data.resize=256 --set train.batch_size=32 \
     --set train.epochs="$EPOCHS" --set train.threads="$THREADS" --set metrics.log_every_steps=2)
-  theirs=$("$PY" benches/reference_epoch.py --root "$DATA_ABS/train" --size 224 --batch 32 \
-    --epochs "$EPOCHS" --workers "$THREADS" --threads "$THREADS" --log-every 2)
-  "$PY" - "$ours" "$theirs" <<'PYEOF'
+  reference() {
+    "$PY" benches/reference_epoch.py --root "$DATA_ABS/train" --size 224 --batch 32 \
+      --epochs "$EPOCHS" --workers "$THREADS" --threads "$THREADS" --log-every 2 "$@"
+  }
+  # The usual loop, and the same in channels-last as rifle-tui trains by default: the
+  # second says how much of the ratio is the memory format and how much the rest.
+  theirs=$(reference)
+  theirs_cl=$(reference --channels-last)
+  "$PY" - "$ours" "$theirs" "$theirs_cl" <<'PYEOF'
 import json, sys
-o, t = (json.loads(a) for a in sys.argv[1:])
-print(f'rifle-tui ({o["device"]}, {o["threads"]} threads, {o["train_images"]} images, start-up {o["startup_seconds"]:.1f} s): '
+o, t, c = (json.loads(a) for a in sys.argv[1:])
+fmt = "channels-last" if o.get("channels_last") else "row-major"
+print(f'rifle-tui ({o["device"]}, {fmt}, {o["threads"]} threads, {o["train_images"]} images, start-up {o["startup_seconds"]:.1f} s): '
       f'epoch 1 {o["epoch1_images_per_sec"]:6.2f} img/s, with the start-up '
       f'{o["epoch1_with_load_images_per_sec"]:6.2f} img/s   epoch 2+ {o["images_per_sec"]:6.2f} img/s   '
       f'(each epoch: {" ".join("%.2f" % x for x in o["epochs_images_per_sec"])})')
@@ -42,9 +50,13 @@ print(f'pytorch eager + DataLoader({t["workers"]} workers) + PIL ({t["device"]},
       f'{t["train_images"]} images): epoch 1 {t["epoch1_images_per_sec"]:6.2f} img/s   '
       f'epoch 2+ {t["images_per_sec"]:6.2f} img/s   '
       f'(each epoch: {" ".join("%.2f" % e["images_per_sec"] for e in t["epochs"])})')
+print(f'  the same in channels-last: epoch 1 {c["epoch1_images_per_sec"]:6.2f} img/s   '
+      f'epoch 2+ {c["images_per_sec"]:6.2f} img/s   '
+      f'(each epoch: {" ".join("%.2f" % e["images_per_sec"] for e in c["epochs"])})')
 ratio = lambda a, b: a / b if b > 0 else float("nan")
-print(f'ratio rifle-tui / pytorch: epoch 1 {ratio(o["epoch1_images_per_sec"], t["epoch1_images_per_sec"]):.3f} '
-      f'(with the start-up {ratio(o["epoch1_with_load_images_per_sec"], t["epoch1_images_per_sec"]):.3f})   '
-      f'epoch 2+ {ratio(o["images_per_sec"], t["images_per_sec"]):.3f}   (one run each)')
+for name, r in (("pytorch", t), ("pytorch in channels-last", c)):
+    print(f'ratio rifle-tui / {name}: epoch 1 {ratio(o["epoch1_images_per_sec"], r["epoch1_images_per_sec"]):.3f} '
+          f'(with the start-up {ratio(o["epoch1_with_load_images_per_sec"], r["epoch1_images_per_sec"]):.3f})   '
+          f'epoch 2+ {ratio(o["images_per_sec"], r["images_per_sec"]):.3f}   (one run each)')
 PYEOF
 fi

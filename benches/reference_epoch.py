@@ -92,6 +92,8 @@ def main():
     ap.add_argument("--threads", type=int, default=os.cpu_count())
     ap.add_argument("--scale-min", type=float, default=0.35)
     ap.add_argument("--log-every", type=int, default=2)
+    ap.add_argument("--channels-last", action="store_true",
+                    help="weights and batches in NHWC, as rifle-tui's train.channels_last")
     # As rifle-tui's `device: auto`: the GPU when there is one.
     ap.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     a = ap.parse_args()
@@ -109,7 +111,8 @@ def main():
     with open(os.devnull, "w") as quiet, contextlib.redirect_stdout(quiet):
         model = EfficientNet.from_pretrained(
             "efficientnet-lite0", weights_path=path, num_classes=len(data.classes))
-    model = model.to(dev)
+    fmt = torch.channels_last if a.channels_last else torch.contiguous_format
+    model = model.to(dev, memory_format=fmt)
     opt = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9, weight_decay=1e-4)
     loader = DataLoader(data, batch_size=a.batch, shuffle=True, num_workers=a.workers,
                         pin_memory=dev.type == "cuda")
@@ -120,7 +123,8 @@ def main():
         start = time.perf_counter()
         images, window_loss = 0, torch.zeros((), device=dev)
         for step, (x, y) in enumerate(loader, 1):
-            x, y = x.to(dev, non_blocking=True), y.to(dev, non_blocking=True)
+            x = x.to(dev, non_blocking=True).contiguous(memory_format=fmt)
+            y = y.to(dev, non_blocking=True)
             loss = F.cross_entropy(model(x), y)
             opt.zero_grad(set_to_none=True)
             loss.backward()
@@ -137,6 +141,7 @@ def main():
     later = epochs[1:]
     print(json.dumps({
         "impl": "pytorch eager + DataLoader + PIL",
+        "channels_last": a.channels_last,
         "torch": torch.__version__,
         "arch": "efficientnet_lite0",
         "device": str(dev),

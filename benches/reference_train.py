@@ -39,11 +39,15 @@ def main():
     ap.add_argument("--epochs", type=int, default=3)
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--log-every", type=int, default=10)
+    ap.add_argument("--channels-last", action="store_true",
+                    help="weights and batches in NHWC, as rifle-tui's train.channels_last")
     a = ap.parse_args()
 
     torch.set_num_threads(a.threads)
     torch.manual_seed(0)
     model = small_cnn(a.classes) if a.arch == "small_cnn" else resnet(a.arch, a.classes)
+    fmt = torch.channels_last if a.channels_last else torch.contiguous_format
+    model = model.to(memory_format=fmt)
     opt = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9, nesterov=True, weight_decay=5e-4)
     images = torch.randint(0, 256, (a.images, 3, a.size, a.size), dtype=torch.uint8)
     labels = torch.randint(0, a.classes, (a.images,))
@@ -61,7 +65,7 @@ def main():
             x = images[idx]
             flip = torch.rand(x.shape[0], 1, 1, 1) < 0.5
             x = torch.where(flip, x.flip(3), x)
-            x = (x.float() / 255.0 - mean) / std
+            x = ((x.float() / 255.0 - mean) / std).contiguous(memory_format=fmt)
             y = labels[idx]
             loss = F.cross_entropy(model(x), y)
             opt.zero_grad()

@@ -21,7 +21,7 @@ bench_pair() {
       --set model.arch="$arch" --set data.image_size="$size" --set train.batch_size="$batch" \
       --set data.train_per_class="$per_class" --set train.threads="$THREADS")")
     theirs+=("$("$PY" benches/reference_train.py --arch "$arch" --size "$size" --batch "$batch" \
-      --images $((per_class * classes)) --threads "$THREADS" --classes "$classes")")
+      --images $((per_class * classes)) --threads "$THREADS" --classes "$classes" --channels-last)")
   done
   "$PY" - "${ours[@]}" "${theirs[@]}" <<'PYEOF'
 import json, statistics, sys
@@ -38,7 +38,8 @@ print(f'{first["arch"]:<10} {first["size"]:>4}px batch {first["batch"]:>3} threa
 PYEOF
 }
 
-echo "training throughput on the CPU (steady state: epochs 2+, evaluation excluded)"
+echo "training throughput on the CPU (steady state: epochs 2+, evaluation excluded;"
+echo "  both sides in channels-last memory format, rifle-tui's default)"
 bench_pair small_cnn 32 32 2400
 bench_pair small_cnn 64 64 1200
 

@@ -1,5 +1,5 @@
 //! `train.precision: bf16` and `train.channels_last` on the CPU: the same seeded run in
-//! fp32, bf16, channels-last and both, compared step by step and by the saved weights.
+//! fp32 (row-major), bf16, channels-last and both, compared step by step and by the saved weights.
 mod common;
 
 use rifle_tui::protocol::Event;
@@ -68,6 +68,8 @@ fn weight_gap(a: &HashMap<String, Tensor>, b: &HashMap<String, Tensor>) -> f64 {
 
 const BF16: &str = "  precision: bf16\n";
 const CHANNELS_LAST: &str = "  channels_last: true\n";
+/// Row-major, explicitly: channels-last is the default.
+const ROW_MAJOR: &str = "  channels_last: false\n";
 
 /// Runs the four variants of `text` and checks them against fp32: the first `curve` step
 /// losses, the epochs' validation losses and the final weights. `cl_tol` bounds
@@ -76,9 +78,9 @@ fn check_variants(text: &str, curve: usize, cl_tol: f64, bf16_tol: f64) {
     // A run seeds and draws from libtorch's process-wide generator: one run at a time.
     static SERIAL: Mutex<()> = Mutex::new(());
     let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
-    let fp32 = run(text, "");
+    let fp32 = run(text, ROW_MAJOR);
     let cl = run(text, CHANNELS_LAST);
-    let bf16 = run(text, BF16);
+    let bf16 = run(text, &format!("{BF16}{ROW_MAJOR}"));
     let both = run(text, &format!("{BF16}{CHANNELS_LAST}"));
     for r in [&fp32, &cl, &bf16, &both] {
         assert!(

@@ -156,6 +156,7 @@ pub fn run(args: &BenchArgs) -> Result<i32, String> {
         "threads": tch::get_num_threads(),
         "batch": p.train.batch_size,
         "size": p.data.image_size,
+        "channels_last": p.train.channels_last,
         "images_per_sec": if t.seconds > 0.0 { t.images / t.seconds } else { 0.0 },
         "train_images": t.train_images,
         "startup_seconds": t.startup_seconds,
