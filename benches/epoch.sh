@@ -13,7 +13,7 @@ DATA_DIR=../shared/datasets/hymenoptera_data
 # image once (or streams them past data.memory_budget_mb), then trains on batches made on
 # the device (random resized crop + flip), in channels-last memory format (its default);
 # the reference is the usual PyTorch loop, a DataLoader with one worker per core
-# PIL-decoding and transforming every JPEG each epoch, run as it is and in channels-last.
+# PIL-decoding and transforming every JPEG each epoch, in three variants (below).
 # Epoch 1 of rifle-tui is shown alone and with its start-up (load + model); the
 # reference's epoch 1 includes starting its workers. One run each: Lite0 at 224 px on a
 # few CPU cores takes minutes (BENCH_EPOCH_EPOCHS, default 2, sets the epochs).
@@ -34,29 +34,35 @@ else
     "$PY" benches/reference_epoch.py --root "$DATA_ABS/train" --size 224 --batch 32 \
       --epochs "$EPOCHS" --workers "$THREADS" --threads "$THREADS" --log-every 2 "$@"
   }
-  # The usual loop, and the same in channels-last as rifle-tui trains by default: the
-  # second says how much of the ratio is the memory format and how much the rest.
-  theirs=$(reference)
-  theirs_cl=$(reference --channels-last)
-  "$PY" - "$ours" "$theirs" "$theirs_cl" <<'PYEOF'
+  # Three references: the loop as torchvision's reference scripts write it (workers
+  # started anew each epoch); with persistent workers; and with both persistent workers
+  # and channels-last, as rifle-tui trains by default. Together they say how much of the
+  # ratio is the data path, the workers' restarts and the memory format.
+  usual=$(reference)
+  persistent=$(reference --persistent-workers)
+  tuned=$(reference --persistent-workers --channels-last)
+  "$PY" - "$ours" "$usual" "$persistent" "$tuned" <<'PYEOF'
 import json, sys
-o, t, c = (json.loads(a) for a in sys.argv[1:])
+o, *refs = (json.loads(a) for a in sys.argv[1:])
 fmt = "channels-last" if o.get("channels_last") else "row-major"
 print(f'rifle-tui ({o["device"]}, {fmt}, {o["threads"]} threads, {o["train_images"]} images, start-up {o["startup_seconds"]:.1f} s): '
       f'epoch 1 {o["epoch1_images_per_sec"]:6.2f} img/s, with the start-up '
       f'{o["epoch1_with_load_images_per_sec"]:6.2f} img/s   epoch 2+ {o["images_per_sec"]:6.2f} img/s   '
       f'(each epoch: {" ".join("%.2f" % x for x in o["epochs_images_per_sec"])})')
+names = ["pytorch, as torchvision's reference scripts", "pytorch, persistent workers",
+         "pytorch, persistent workers + channels-last"]
+t = refs[0]
 print(f'pytorch eager + DataLoader({t["workers"]} workers) + PIL ({t["device"]}, {t["threads"]} threads, '
-      f'{t["train_images"]} images): epoch 1 {t["epoch1_images_per_sec"]:6.2f} img/s   '
-      f'epoch 2+ {t["images_per_sec"]:6.2f} img/s   '
-      f'(each epoch: {" ".join("%.2f" % e["images_per_sec"] for e in t["epochs"])})')
-print(f'  the same in channels-last: epoch 1 {c["epoch1_images_per_sec"]:6.2f} img/s   '
-      f'epoch 2+ {c["images_per_sec"]:6.2f} img/s   '
-      f'(each epoch: {" ".join("%.2f" % e["images_per_sec"] for e in c["epochs"])})')
+      f'{t["train_images"]} images):')
+for name, r in zip(names, refs):
+    print(f'  {name:<44} epoch 1 {r["epoch1_images_per_sec"]:6.2f} img/s   '
+          f'epoch 2+ {r["images_per_sec"]:6.2f} img/s   '
+          f'(each epoch: {" ".join("%.2f" % e["images_per_sec"] for e in r["epochs"])})')
 ratio = lambda a, b: a / b if b > 0 else float("nan")
-for name, r in (("pytorch", t), ("pytorch in channels-last", c)):
-    print(f'ratio rifle-tui / {name}: epoch 1 {ratio(o["epoch1_images_per_sec"], r["epoch1_images_per_sec"]):.3f} '
+for name, r in zip(names, refs):
+    print(f'ratio rifle-tui / {name:<44} epoch 1 {ratio(o["epoch1_images_per_sec"], r["epoch1_images_per_sec"]):.3f} '
           f'(with the start-up {ratio(o["epoch1_with_load_images_per_sec"], r["epoch1_images_per_sec"]):.3f})   '
-          f'epoch 2+ {ratio(o["images_per_sec"], r["images_per_sec"]):.3f}   (one run each)')
+          f'epoch 2+ {ratio(o["images_per_sec"], r["images_per_sec"]):.3f}')
+print("(one run each)")
 PYEOF
 fi

@@ -92,6 +92,9 @@ def main():
     ap.add_argument("--threads", type=int, default=os.cpu_count())
     ap.add_argument("--scale-min", type=float, default=0.35)
     ap.add_argument("--log-every", type=int, default=2)
+    ap.add_argument("--persistent-workers", action="store_true",
+                    help="keep the DataLoader's workers between epochs (torchvision's reference "
+                         "scripts start them anew each epoch)")
     ap.add_argument("--channels-last", action="store_true",
                     help="weights and batches in NHWC, as rifle-tui's train.channels_last")
     # As rifle-tui's `device: auto`: the GPU when there is one.
@@ -115,6 +118,7 @@ def main():
     model = model.to(dev, memory_format=fmt)
     opt = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9, weight_decay=1e-4)
     loader = DataLoader(data, batch_size=a.batch, shuffle=True, num_workers=a.workers,
+                        persistent_workers=a.persistent_workers and a.workers > 0,
                         pin_memory=dev.type == "cuda")
 
     epochs = []
@@ -142,6 +146,7 @@ def main():
     print(json.dumps({
         "impl": "pytorch eager + DataLoader + PIL",
         "channels_last": a.channels_last,
+        "persistent_workers": a.persistent_workers,
         "torch": torch.__version__,
         "arch": "efficientnet_lite0",
         "device": str(dev),
