@@ -396,6 +396,46 @@ fn runs_filtered_and_sorted_by_best() {
 }
 
 #[test]
+fn x_exports_the_selected_or_marked_runs_into_their_folders() {
+    let mut fx = fixture();
+    let runs = fx._tmp.path().join("runs");
+    fx.app.handle_key(key('3'));
+    let selected = fx.app.runs.selected_row().unwrap().path.clone();
+    fx.app.handle_key(key('x'));
+    let (text, error) = fx.app.status.clone().unwrap();
+    assert!(!error && text.starts_with("exported 2026"), "{text}");
+    let csv = std::fs::read_to_string(selected.join("epochs.csv")).unwrap();
+    let epochs = std::fs::read_to_string(selected.join("events.jsonl"))
+        .unwrap()
+        .lines()
+        .filter(|l| l.starts_with("{\"type\":\"epoch\""))
+        .count();
+    assert!(epochs > 0);
+    assert_eq!(csv.lines().count(), 1 + epochs, "{csv}");
+    let logs: Vec<_> = std::fs::read_dir(selected.join("tensorboard"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert!(
+        logs.len() == 1 && logs[0].starts_with("events.out.tfevents."),
+        "{logs:?}"
+    );
+    // Marked runs are exported together; the others are left alone.
+    fx.app.handle_key(key('j'));
+    fx.app.handle_key(key(' '));
+    fx.app.handle_key(key('j'));
+    fx.app.handle_key(key(' '));
+    fx.app.handle_key(key('x'));
+    let (text, _) = fx.app.status.clone().unwrap();
+    assert!(text.starts_with("exported 2 runs"), "{text}");
+    let exported = std::fs::read_dir(&runs)
+        .unwrap()
+        .filter(|e| e.as_ref().unwrap().path().join("epochs.csv").is_file())
+        .count();
+    assert_eq!(exported, 3);
+}
+
+#[test]
 fn compare_two_runs() {
     let mut fx = fixture();
     fx.app.handle_key(key('3'));

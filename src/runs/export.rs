@@ -1,5 +1,6 @@
 //! Exporting a run's history for spreadsheets and other tools.
 use crate::protocol::{EpochMetrics, Event};
+use std::path::Path;
 
 /// Where in training an event happened, in epochs, for those that say.
 pub fn position(e: &Event) -> Option<f64> {
@@ -95,6 +96,26 @@ pub fn events_jsonl(events: &[Event]) -> String {
     }
     out
 }
+
+/// The run folder's own exports, as the TUI's `x` writes them: `epochs.csv` and
+/// `tensorboard/`, so `tensorboard --logdir RUNS_DIR` finds every exported run.
+pub fn export_into_run_folder(run: &Path) -> Result<(), String> {
+    let stored = super::store::read_run(run)?;
+    let log = super::store::read_log(&stored.dir)?;
+    let csv_path = stored.dir.file(EPOCHS_CSV);
+    super::atomic::write_atomically(&csv_path, epochs_csv(&log.events)?.as_bytes())
+        .map_err(|e| format!("{}: {e}", csv_path.display()))?;
+    super::tensorboard::write_log(
+        &log.events,
+        &stored.summary.started_at,
+        &stored.dir.file(TENSORBOARD_DIR),
+    )?;
+    Ok(())
+}
+
+/// Where `export_into_run_folder` writes, inside the run folder.
+pub const EPOCHS_CSV: &str = "epochs.csv";
+pub const TENSORBOARD_DIR: &str = "tensorboard";
 
 #[cfg(test)]
 mod tests {

@@ -105,11 +105,15 @@ pub fn export(
     started_at: &str,
     logdir: &Path,
 ) -> Result<PathBuf, String> {
+    write_log(events, started_at, &logdir.join(run))
+}
+
+/// Writes the run's event file into `dir` (made if needed); returns the file.
+pub fn write_log(events: &[Event], started_at: &str, dir: &Path) -> Result<PathBuf, String> {
     let start = chrono::DateTime::parse_from_rfc3339(started_at)
         .map(|t| t.timestamp() as f64)
         .unwrap_or(0.0);
-    let dir = logdir.join(run);
-    std::fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+    std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
     let path = dir.join(format!("events.out.tfevents.{}.rifle-tui", start as i64));
     let mut bytes = Vec::new();
     write_events(&mut bytes, start, &scalars(events, start))

@@ -11,6 +11,7 @@ use super::screens::{compare, help, monitor, profiles, runs};
 use super::theme::Theme;
 use crate::protocol::{Command, Event};
 use crate::remote::detach::{self, Job};
+use crate::runs::export::{export_into_run_folder, EPOCHS_CSV, TENSORBOARD_DIR};
 use crate::runs::run_dir::SOCKET_FILE;
 use crate::runs::store::read_log;
 use crate::runs::{RunDir, RunStore, Status};
@@ -513,6 +514,7 @@ impl App {
                 }
             }
             Action::ResumeRun => self.resume_selected(),
+            Action::Export => self.export_runs(),
             Action::Compare => {
                 let paths = self.runs.marked_paths();
                 if paths.len() < 2 {
@@ -638,6 +640,34 @@ impl App {
             }
             Err(e) => self.complain(format!("cannot start the run: {e}")),
         }
+    }
+
+    /// The Runs screen's `x`: the marked runs (or the selected one) get `epochs.csv` and a
+    /// TensorBoard log in their own folders.
+    fn export_runs(&mut self) {
+        let mut paths = self.runs.marked_paths();
+        if paths.is_empty() {
+            paths.extend(self.runs.selected_row().map(|r| r.path.clone()));
+        }
+        if paths.is_empty() {
+            return self.complain("no run to export");
+        }
+        for path in &paths {
+            if let Err(e) = export_into_run_folder(path) {
+                return self.complain(format!("export failed: {e}"));
+            }
+        }
+        let what = match paths.as_slice() {
+            [one] => one
+                .file_name()
+                .map_or_else(String::new, |n| n.to_string_lossy().into_owned()),
+            many => format!("{} runs", many.len()),
+        };
+        self.say(format!(
+            "exported {what}: {EPOCHS_CSV} and {TENSORBOARD_DIR}/ in the run folder; \
+             tensorboard --logdir {} shows them",
+            self.store.root.display()
+        ));
     }
 
     /// The Runs screen's `r`: continue the selected run where it stopped.

@@ -58,6 +58,7 @@ pub enum Action {
     ReverseSort,
     Filter,
     Reload,
+    Export,
     // Profiles
     Launch,
     ExternalEdit,
@@ -169,6 +170,7 @@ const RUNS: &[Binding] = &[
     Binding { keys: &[C('/')], action: A::Filter, help: "filter (Enter keeps, Esc clears)" },
     Binding { keys: &[C('d')], action: A::Delete, help: "delete (asks y/n)" },
     Binding { keys: &[C('R')], action: A::Reload, help: "reload from disk" },
+    Binding { keys: &[C('x')], action: A::Export, help: "export (CSV + TensorBoard log)" },
 ];
 
 #[rustfmt::skip]
