@@ -118,8 +118,22 @@ pub const EPOCHS_CSV: &str = "epochs.csv";
 pub const TENSORBOARD_DIR: &str = "tensorboard";
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
+
+    /// A 3-epoch run of 5 steps an epoch, resumed from its state after epoch 1.
+    pub(crate) fn resumed_after_epoch_1() -> Event {
+        Event::RunResumed {
+            run: "r".into(),
+            from_epoch: 1,
+            step: 5,
+            epochs: 3,
+            total_steps: 15,
+            device: "cpu".into(),
+            period_epochs: None,
+            next_reinit: None,
+        }
+    }
 
     fn epoch(n: u32, loss: f64) -> Event {
         Event::Epoch(EpochMetrics {
@@ -136,16 +150,7 @@ mod tests {
 
     #[test]
     fn epochs_recorded_before_a_resume_point_are_superseded() {
-        let resumed = Event::RunResumed {
-            run: "r".into(),
-            from_epoch: 1,
-            step: 5,
-            epochs: 3,
-            total_steps: 15,
-            device: "cpu".into(),
-            period_epochs: None,
-            next_reinit: None,
-        };
+        let resumed = resumed_after_epoch_1();
         let reinit = |at: f64| Event::Reinit {
             epoch: at,
             step: 1,

@@ -164,6 +164,7 @@ impl Clock {
 mod tests {
     use super::*;
     use crate::protocol::EpochMetrics;
+    use crate::runs::export::tests::resumed_after_epoch_1;
 
     fn epoch(n: u32, val_acc: f64, seconds: f64) -> Event {
         Event::Epoch(EpochMetrics {
@@ -184,16 +185,7 @@ mod tests {
             epoch(1, 0.5, 10.0),
             epoch(2, 0.1, 99.0),
             // Resumed from epoch 1's state: the first epoch 2 is superseded.
-            Event::RunResumed {
-                run: "r".into(),
-                from_epoch: 1,
-                step: 5,
-                epochs: 3,
-                total_steps: 15,
-                device: "cpu".into(),
-                period_epochs: None,
-                next_reinit: None,
-            },
+            resumed_after_epoch_1(),
             epoch(2, 0.7, 20.0),
             epoch(3, 0.8, 30.0),
         ];
