@@ -1,6 +1,7 @@
 //! The engine really trains: in-process runs of `small_cnn` on generated data.
 mod common;
 
+use common::val_accs;
 use rifle_tui::protocol::{Command, Event};
 use rifle_tui::train::{engine::NoSink, spawn, RunSpec};
 
@@ -16,16 +17,6 @@ fn reinits(events: &[Event]) -> Vec<(f64, f64)> {
             Event::Reinit {
                 epoch, head_change, ..
             } => Some((*epoch, *head_change)),
-            _ => None,
-        })
-        .collect()
-}
-
-fn val_accs(events: &[Event]) -> Vec<f64> {
-    events
-        .iter()
-        .filter_map(|e| match e {
-            Event::Epoch(m) => Some(m.val_acc),
             _ => None,
         })
         .collect()

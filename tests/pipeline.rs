@@ -3,7 +3,7 @@
 //! running at the same time in this process would draw from it in between.
 mod common;
 
-use common::write_image_folder;
+use common::{step_losses, val_accs, write_image_folder};
 use rifle_tui::data::batches::Normalization;
 use rifle_tui::data::{image_folder, Augment, Dataset, DeviceData};
 use rifle_tui::protocol::Event;
@@ -117,26 +117,8 @@ metrics:
         w[0].contains("32 images") && w[0].contains("streaming") && w[0].contains("0.01 MiB"),
         "{w:?}"
     );
-    let losses = |events: &[Event]| -> Vec<f64> {
-        events
-            .iter()
-            .filter_map(|e| match e {
-                Event::Step(m) => Some(m.loss),
-                _ => None,
-            })
-            .collect()
-    };
-    let accs = |events: &[Event]| -> Vec<f64> {
-        events
-            .iter()
-            .filter_map(|e| match e {
-                Event::Epoch(m) => Some(m.val_acc),
-                _ => None,
-            })
-            .collect()
-    };
-    assert_eq!(losses(&held).len(), 9);
-    assert_eq!(losses(&held), losses(&streamed));
-    assert_eq!(accs(&held).len(), 3);
-    assert_eq!(accs(&held), accs(&streamed));
+    assert_eq!(step_losses(&held).len(), 9);
+    assert_eq!(step_losses(&held), step_losses(&streamed));
+    assert_eq!(val_accs(&held).len(), 3);
+    assert_eq!(val_accs(&held), val_accs(&streamed));
 }

@@ -122,6 +122,28 @@ pub fn train_in_process(
     events
 }
 
+/// Each step event's loss, in order.
+pub fn step_losses(events: &[Event]) -> Vec<f64> {
+    events
+        .iter()
+        .filter_map(|e| match e {
+            Event::Step(m) => Some(m.loss),
+            _ => None,
+        })
+        .collect()
+}
+
+/// Each epoch's val accuracy, in order.
+pub fn val_accs(events: &[Event]) -> Vec<f64> {
+    events
+        .iter()
+        .filter_map(|e| match e {
+            Event::Epoch(m) => Some(m.val_acc),
+            _ => None,
+        })
+        .collect()
+}
+
 /// Writes `root/{train,val}/{a,b}/N.png`: class `a` reddish, `b` bluish, of assorted sizes.
 pub fn write_image_folder(root: &Path, train_per_class: u32, val_per_class: u32) {
     for (split, count) in [("train", train_per_class), ("val", val_per_class)] {
