@@ -135,16 +135,19 @@ impl Clock {
     fn new(history: &[&Event], start: f64) -> Self {
         let mut ends = vec![0.0];
         for e in history {
-            if let Event::Epoch(m) = e {
-                let k = m.epoch as usize;
-                ends.truncate(k);
-                while ends.len() < k {
-                    let last = *ends.last().unwrap_or(&0.0);
-                    ends.push(last);
-                }
-                let before = ends[k - 1];
-                ends.push(before + m.seconds.max(0.0));
+            let Event::Epoch(m) = e else { continue };
+            // Epochs count from 1: an epoch 0 in a damaged log adds no time.
+            let k = m.epoch as usize;
+            if k == 0 {
+                continue;
             }
+            ends.truncate(k);
+            while ends.len() < k {
+                let last = *ends.last().unwrap_or(&0.0);
+                ends.push(last);
+            }
+            let before = ends[k - 1];
+            ends.push(before + m.seconds.max(0.0));
         }
         Self { start, ends }
     }
@@ -213,5 +216,8 @@ mod tests {
         // Past the recorded epochs, at the last epoch's pace.
         assert_eq!(c.at(2.5), 140.0);
         assert_eq!(Clock::new(&[], 7.0).at(3.0), 7.0);
+        // A damaged log's epoch 0 is ignored, not a panic.
+        let zero = epoch(0, 0.0, 5.0);
+        assert_eq!(Clock::new(&[&zero], 1.0).at(1.0), 1.0);
     }
 }
