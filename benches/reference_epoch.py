@@ -14,6 +14,7 @@ import json
 import math
 import os
 import random
+import resource
 import time
 
 import torch
@@ -159,6 +160,8 @@ def main():
         "epoch1_images_per_sec": epochs[0]["images_per_sec"],
         "images_per_sec": (sum(e["images"] for e in later) / sum(e["seconds"] for e in later))
         if later else 0.0,
+        # The training process's high-water mark (Linux: KiB); the workers are apart.
+        "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
     }))
 
 

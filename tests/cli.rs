@@ -276,3 +276,37 @@ fn the_binary_links_libtorch_cuda_and_needs_no_library_path() {
         .unwrap();
     assert!(out.status.success(), "{}", stderr(&out));
 }
+
+/// The binary's allocator keeps the memory a training step frees (src/allocator.rs):
+/// jemalloc, serving libtorch's mallocs too, with purging off. jemalloc prints its options
+/// at exit when asked.
+#[cfg(all(target_os = "linux", target_env = "gnu"))]
+#[test]
+fn the_binary_allocates_with_jemalloc_and_keeps_freed_memory() {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_rifle-tui"))
+        .arg("--version")
+        .env("MALLOC_CONF", "stats_print:true")
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    let stats = stderr(&out);
+    assert!(
+        stats.contains("jemalloc statistics"),
+        "not jemalloc:\n{stats}"
+    );
+    for option in ["opt.dirty_decay_ms: -1", "opt.muzzy_decay_ms: -1"] {
+        assert!(stats.contains(option), "{option} missing:\n{stats}");
+    }
+    // libtorch's allocations go through the same malloc: the binary defines it.
+    let symbols = std::process::Command::new("nm")
+        .args(["-D", "--defined-only", env!("CARGO_BIN_EXE_rifle-tui")])
+        .output()
+        .expect("nm (binutils) is needed for this test");
+    let symbols = stdout(&symbols);
+    for name in ["malloc", "free", "posix_memalign"] {
+        assert!(
+            symbols.lines().any(|l| l.ends_with(&format!(" {name}"))),
+            "the binary does not export {name}"
+        );
+    }
+}

@@ -163,6 +163,7 @@ pub fn run(args: &BenchArgs) -> Result<i32, String> {
         "epoch1_images_per_sec": per_second(first.0, first.1),
         "epoch1_with_load_images_per_sec": per_second(first.0, t.startup_seconds + first.1),
         "epochs_images_per_sec": t.epochs.iter().map(|e| per_second(e.0, e.1)).collect::<Vec<_>>(),
+        "peak_rss_mb": peak_rss_mb(),
     });
     println!("{line}");
     Ok(0)
@@ -253,6 +254,18 @@ fn data_only(p: &crate::profile::schema::Profile) -> Result<i32, String> {
     });
     println!("{line}");
     Ok(0)
+}
+
+/// The most resident memory this process has held, in MiB (the kernel's high-water mark,
+/// so it counts libtorch's buffers and the image cache alike); NaN where it cannot be read.
+fn peak_rss_mb() -> f64 {
+    // SAFETY: getrusage only writes the struct it is given.
+    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+    if unsafe { libc::getrusage(libc::RUSAGE_SELF, &mut usage) } != 0 {
+        return f64::NAN;
+    }
+    // Linux reports kilobytes.
+    usage.ru_maxrss as f64 / 1024.0
 }
 
 fn per_second(n: f64, seconds: f64) -> f64 {
