@@ -515,7 +515,7 @@ fn resolve(profile: &mut Profile, path: &Path, sources: &Sources) {
             .get_or_insert(crate::data::DEFAULT_TRAIN_PER_CLASS);
         data.val_per_class
             .get_or_insert(crate::data::DEFAULT_VAL_PER_CLASS);
-    } else if *data.crop.get_or_insert(CropMode::Resized) == CropMode::Resized {
+    } else if data.augment && *data.crop.get_or_insert(CropMode::Resized) == CropMode::Resized {
         data.min_crop_area
             .get_or_insert(crate::data::DEFAULT_MIN_CROP_AREA);
     }
@@ -912,6 +912,27 @@ train:
         );
         assert!(error(BASE, &["data.crop=fixed"])
             .contains("data.crop: only used with source: image_folder"));
+        // Without augmentation the crop keys do nothing: said if given, not written out.
+        let about_data = |p: &LoadedProfile| {
+            let w = p.warnings.iter().filter(|w| w.starts_with("data."));
+            w.cloned().collect::<Vec<_>>()
+        };
+        let plain = parse(&folder, &["data.augment=false"]).unwrap();
+        assert_eq!(about_data(&plain), Vec::<String>::new());
+        assert_eq!(
+            (plain.profile.data.crop, plain.profile.data.min_crop_area),
+            (None, None)
+        );
+        let again = parse(&plain.profile.to_yaml(), &[]).unwrap();
+        assert_eq!(about_data(&again), Vec::<String>::new());
+        let given = parse(&folder, &["data.augment=false", "data.crop=fixed"]).unwrap();
+        assert_eq!(
+            about_data(&given),
+            [
+                "data.crop has no effect with data.augment: false (training images are \
+              centre-cropped, as for validation)"
+            ]
+        );
     }
 
     #[test]

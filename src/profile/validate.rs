@@ -230,6 +230,19 @@ fn data(c: &mut Checker, p: &Profile) {
                     );
                 }
             }
+            if !d.augment {
+                for (key, given) in [
+                    ("data.crop", d.crop.is_some()),
+                    ("data.min_crop_area", d.min_crop_area.is_some()),
+                ] {
+                    if given {
+                        c.warnings.push(format!(
+                            "{key} has no effect with data.augment: false (training images \
+                             are centre-cropped, as for validation)"
+                        ));
+                    }
+                }
+            }
             if let Some(resize) = d.resize {
                 if resize < d.image_size {
                     c.error(
