@@ -24,6 +24,7 @@ fn schema_keys() -> BTreeSet<String> {
     p.data.resize = Some(64);
     p.data.crop = Some(rifle_tui::profile::schema::CropMode::Resized);
     p.data.min_crop_area = Some(0.5);
+    p.data.max_crop_aspect = Some(2.0);
     p.rifle.period_epochs = Some(1.0);
     p.rifle.cycles = Some(2);
     flatten_yaml(&p.to_yaml()).into_keys().collect()

@@ -58,8 +58,10 @@ pub enum Crop {
 }
 
 impl Augment {
-    /// torchvision's `RandomResizedCrop` with [`DEFAULT_MIN_CROP_AREA`](super::DEFAULT_MIN_CROP_AREA).
-    pub const RESIZED_CROP: Augment = Augment::resized(super::DEFAULT_MIN_CROP_AREA);
+    /// torchvision's `RandomResizedCrop` with [`DEFAULT_MIN_CROP_AREA`](super::DEFAULT_MIN_CROP_AREA)
+    /// and its aspect ratios, 3/4 to 4/3.
+    pub const RESIZED_CROP: Augment =
+        Augment::resized(super::DEFAULT_MIN_CROP_AREA, super::DEFAULT_MAX_CROP_ASPECT);
     /// The RIFLE authors' `RandomCrop` and flip.
     pub const FIXED_CROP: Augment = Augment {
         crop: Crop::Fixed,
@@ -74,13 +76,13 @@ impl Augment {
         flip: true,
     };
 
-    /// A resized crop of at least `min_area` of the square, aspect ratio 3/4 to 4/3, and
-    /// the flip.
-    pub const fn resized(min_area: f64) -> Augment {
+    /// A resized crop of at least `min_area` of the square, aspect ratio `1/max_aspect`
+    /// to `max_aspect`, and the flip.
+    pub const fn resized(min_area: f64, max_aspect: f64) -> Augment {
         Augment {
             crop: Crop::Resized {
                 scale: (min_area, 1.0),
-                ratio: (3.0 / 4.0, 4.0 / 3.0),
+                ratio: (1.0 / max_aspect, max_aspect),
             },
             flip: true,
         }
@@ -94,9 +96,10 @@ impl Augment {
             (false, _) => None,
             (true, DataSource::ImageFolder) => Some(match d.crop {
                 Some(CropMode::Fixed) => Augment::FIXED_CROP,
-                Some(CropMode::Resized) | None => {
-                    Augment::resized(d.min_crop_area.unwrap_or(super::DEFAULT_MIN_CROP_AREA))
-                }
+                Some(CropMode::Resized) | None => Augment::resized(
+                    d.min_crop_area.unwrap_or(super::DEFAULT_MIN_CROP_AREA),
+                    d.max_crop_aspect.unwrap_or(super::DEFAULT_MAX_CROP_ASPECT),
+                ),
             }),
             (true, DataSource::Synthetic) => Some(Augment::FLIP_ONLY),
         }
@@ -747,6 +750,25 @@ mod tests {
     }
 
     #[test]
+    fn the_aspect_ratio_range_is_the_profiles() {
+        let u = Vec::<f64>::try_from(Tensor::rand([4000], (Kind::Double, Device::Cpu))).unwrap();
+        let ratios = |max_aspect: f64| {
+            let a = Augment::resized(0.35, max_aspect);
+            a.boxes(&u, 256, 224)
+                .iter()
+                .map(|b| b.w / b.h)
+                .collect::<Vec<_>>()
+        };
+        for r in ratios(1.0) {
+            assert!((r - 1.0).abs() < 1e-9, "{r}");
+        }
+        let wide = ratios(2.0);
+        assert!(wide.iter().all(|r| (0.5 - 1e-9..=2.0 + 1e-9).contains(r)));
+        // Both ends are drawn, past the default 3/4..4/3.
+        assert!(wide.iter().any(|&r| r > 1.6) && wide.iter().any(|&r| r < 1.0 / 1.6));
+    }
+
+    #[test]
     fn a_fixed_crop_copies_pixels_at_whole_pixel_offsets_over_the_whole_range() {
         let (side, out) = (12, 8);
         let images = ramp(1, side).repeat([400, 1, 1, 1]);
@@ -788,6 +810,15 @@ mod tests {
             panic!("a resized crop")
         };
         assert_eq!(scale, (0.08, 1.0));
+        d.max_crop_aspect = Some(2.0);
+        let Some(Augment {
+            crop: Crop::Resized { scale, ratio },
+            ..
+        }) = Augment::for_data(&d)
+        else {
+            panic!("a resized crop")
+        };
+        assert_eq!((scale, ratio), ((0.08, 1.0), (0.5, 2.0)));
         d.crop = Some(CropMode::Fixed);
         assert_eq!(Augment::for_data(&d), Some(Augment::FIXED_CROP));
         d.augment = false;

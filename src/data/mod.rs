@@ -20,6 +20,8 @@ pub const DEFAULT_VAL_PER_CLASS: u32 = 16;
 /// `data.min_crop_area`'s default: milder than torchvision's 0.08, because the stored
 /// square is already a centre crop of the photo and a fine-tuning set is small.
 pub const DEFAULT_MIN_CROP_AREA: f64 = 0.35;
+/// `data.max_crop_aspect`'s default, torchvision's: crops from 3:4 to 4:3.
+pub const DEFAULT_MAX_CROP_ASPECT: f64 = 4.0 / 3.0;
 
 /// The side image-folder images are stored at when `data.resize` is not set:
 /// `image_size * 8 / 7`, rounded (224 -> 256, the usual ImageNet ratio), so training

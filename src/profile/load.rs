@@ -518,6 +518,8 @@ fn resolve(profile: &mut Profile, path: &Path, sources: &Sources) {
     } else if data.augment && *data.crop.get_or_insert(CropMode::Resized) == CropMode::Resized {
         data.min_crop_area
             .get_or_insert(crate::data::DEFAULT_MIN_CROP_AREA);
+        data.max_crop_aspect
+            .get_or_insert(crate::data::DEFAULT_MAX_CROP_ASPECT);
     }
 }
 
@@ -881,13 +883,18 @@ train:
         let p = parse(&folder, &[]).unwrap().profile;
         assert_eq!(p.data.crop, Some(CropMode::Resized));
         assert_eq!(
-            p.data.min_crop_area,
-            Some(crate::data::DEFAULT_MIN_CROP_AREA)
+            (p.data.min_crop_area, p.data.max_crop_aspect),
+            (
+                Some(crate::data::DEFAULT_MIN_CROP_AREA),
+                Some(crate::data::DEFAULT_MAX_CROP_ASPECT)
+            )
         );
+        let again = parse(&p.to_yaml(), &[]).unwrap().profile;
+        assert_eq!(again.data, p.data);
         let p = parse(&folder, &["data.crop=fixed"]).unwrap().profile;
         assert_eq!(
-            (p.data.crop, p.data.min_crop_area),
-            (Some(CropMode::Fixed), None)
+            (p.data.crop, p.data.min_crop_area, p.data.max_crop_aspect),
+            (Some(CropMode::Fixed), None, None)
         );
         // The resolved profile reads back as itself.
         let again = parse(&p.to_yaml(), &[]).unwrap().profile;
@@ -905,6 +912,19 @@ train:
                 "{e}"
             );
         }
+        assert_eq!(
+            error(&folder, &["data.crop=fixed", "data.max_crop_aspect=2"]),
+            "--set data.max_crop_aspect=2: data.max_crop_aspect: only used with data.crop: resized (a fixed crop is always square)"
+        );
+        for bad in ["0.5", "11", ".nan"] {
+            let e = error(&folder, &[&format!("data.max_crop_aspect={bad}")]);
+            assert!(
+                e.contains("data.max_crop_aspect: must be from 1 (square crops only) to 10"),
+                "{e}"
+            );
+        }
+        let p = parse(&folder, &["data.max_crop_aspect=1"]).unwrap().profile;
+        assert_eq!(p.data.max_crop_aspect, Some(1.0));
         let e = error(&folder, &["data.crop=random"]);
         assert!(
             e.contains("data.crop") && e.contains("resized") && e.contains("fixed"),

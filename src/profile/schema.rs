@@ -102,6 +102,10 @@ pub struct DataSection {
     /// square's (torchvision's default is 0.08).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub min_crop_area: Option<f64>,
+    /// image_folder, `crop: resized`: the widest crop's width over its height; ratios are
+    /// drawn log-uniformly from its inverse to it (torchvision's default is 4/3).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_crop_aspect: Option<f64>,
     /// image_folder: the most the resized uint8 images may take in memory (MiB); past it
     /// they are streamed from disk, decoded batch by batch.
     #[serde(default = "default_memory_budget_mb")]

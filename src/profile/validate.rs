@@ -188,6 +188,7 @@ fn data(c: &mut Checker, p: &Profile) {
                 ("data.resize", d.resize.is_some()),
                 ("data.crop", d.crop.is_some()),
                 ("data.min_crop_area", d.min_crop_area.is_some()),
+                ("data.max_crop_aspect", d.max_crop_aspect.is_some()),
             ] {
                 if given {
                     c.error(key, "only used with source: image_folder".into());
@@ -234,6 +235,7 @@ fn data(c: &mut Checker, p: &Profile) {
                 for (key, given) in [
                     ("data.crop", d.crop.is_some()),
                     ("data.min_crop_area", d.min_crop_area.is_some()),
+                    ("data.max_crop_aspect", d.max_crop_aspect.is_some()),
                 ] {
                     if given {
                         c.warnings.push(format!(
@@ -241,6 +243,22 @@ fn data(c: &mut Checker, p: &Profile) {
                              are centre-cropped, as for validation)"
                         ));
                     }
+                }
+            }
+            if let Some(aspect) = d.max_crop_aspect {
+                if d.crop == Some(CropMode::Fixed) {
+                    c.error(
+                        "data.max_crop_aspect",
+                        "only used with data.crop: resized (a fixed crop is always square)".into(),
+                    );
+                } else if !(aspect.is_finite() && (1.0..=10.0).contains(&aspect)) {
+                    c.error(
+                        "data.max_crop_aspect",
+                        format!(
+                            "must be from 1 (square crops only) to 10 (got {aspect}); \
+                             torchvision's default is 4/3"
+                        ),
+                    );
                 }
             }
             if let Some(resize) = d.resize {
